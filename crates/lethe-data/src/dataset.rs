@@ -41,6 +41,15 @@ impl Dataset {
         Ok(Self { features, labels })
     }
 
+    /// Builds a dataset from parts the caller has produced from a valid dataset by operations
+    /// that keep every value finite and the shapes in agreement (checked in debug builds).
+    pub(crate) fn from_parts_unchecked(features: DMatrix<f64>, labels: DVector<f64>) -> Self {
+        debug_assert_eq!(features.nrows(), labels.len());
+        debug_assert!(features.iter().all(|v| v.is_finite()));
+        debug_assert!(labels.iter().all(|v| v.is_finite()));
+        Self { features, labels }
+    }
+
     /// Builds a dataset from row-major features (`rows[i]` is example i).
     pub fn from_rows(rows: &[Vec<f64>], labels: Vec<f64>) -> Result<Self> {
         let d = rows.first().map_or(0, Vec::len);
@@ -233,13 +242,26 @@ mod tests {
     #[test]
     fn rejects_non_finite_and_mismatch() {
         let e = Dataset::from_rows(&[vec![1.0, f64::NAN]], vec![1.0]).unwrap_err();
-        assert!(matches!(e, DataError::NonFiniteFeature { row: 0, column: 1, .. }));
+        assert!(matches!(
+            e,
+            DataError::NonFiniteFeature {
+                row: 0,
+                column: 1,
+                ..
+            }
+        ));
         let e = Dataset::from_rows(&[vec![1.0]], vec![f64::INFINITY]).unwrap_err();
         assert!(matches!(e, DataError::NonFiniteLabel { row: 0, .. }));
         let e = Dataset::from_rows(&[vec![1.0], vec![1.0, 2.0]], vec![1.0, 1.0]).unwrap_err();
         assert!(matches!(e, DataError::DimensionMismatch { .. }));
         let e = Dataset::new(DMatrix::zeros(2, 1), DVector::zeros(3)).unwrap_err();
-        assert!(matches!(e, DataError::LengthMismatch { features: 2, labels: 3 }));
+        assert!(matches!(
+            e,
+            DataError::LengthMismatch {
+                features: 2,
+                labels: 3
+            }
+        ));
     }
 
     #[test]
@@ -250,7 +272,9 @@ mod tests {
             Err(DataError::RowNormExceeded { row: 0, .. })
         ));
         assert!(ds.check_binary_labels().is_ok());
-        let bad = ds.with_labels(DVector::from_vec(vec![1.0, 0.0, 1.0])).unwrap();
+        let bad = ds
+            .with_labels(DVector::from_vec(vec![1.0, 0.0, 1.0]))
+            .unwrap();
         assert!(matches!(
             bad.check_binary_labels(),
             Err(DataError::InvalidLabel { row: 1, .. })
@@ -260,7 +284,9 @@ mod tests {
     #[test]
     fn fingerprint_changes_with_content() {
         let a = tiny();
-        let b = a.with_labels(DVector::from_vec(vec![1.0, 1.0, 1.0])).unwrap();
+        let b = a
+            .with_labels(DVector::from_vec(vec![1.0, 1.0, 1.0]))
+            .unwrap();
         assert_ne!(a.fingerprint(), b.fingerprint());
         assert_eq!(a.fingerprint(), tiny().fingerprint());
     }

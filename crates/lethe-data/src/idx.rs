@@ -1,0 +1,380 @@
+//! MNIST / Fashion-MNIST IDX files (gzip or raw).
+//!
+//! Layout (after gunzip; all integers big-endian u32):
+//! - images: magic `0x00000803`, `n`, `rows`, `cols`, then `n·rows·cols` u8 pixels, row-major;
+//! - labels: magic `0x00000801`, `n`, then `n` u8 labels.
+//!
+//! The header is never trusted for an allocation: the body is read with a cap of the size the
+//! header announces (plus one byte, to detect trailing garbage), so memory grows only with the
+//! bytes actually present, and the byte count must match the header exactly.
+
+use std::path::{Path, PathBuf};
+
+use nalgebra::{DMatrix, DVector};
+
+use crate::dataset::Dataset;
+use crate::error::{DataError, Result};
+use crate::io::Input;
+
+/// Magic number of an IDX file of unsigned bytes with three dimensions (images).
+pub const IDX_IMAGES_MAGIC: u32 = 0x0000_0803;
+/// Magic number of an IDX file of unsigned bytes with one dimension (labels).
+pub const IDX_LABELS_MAGIC: u32 = 0x0000_0801;
+
+/// The images of an IDX3 file: `n` images of `rows × cols` u8 pixels, row-major, image after
+/// image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdxImages {
+    /// Number of images.
+    pub n: usize,
+    /// Pixel rows per image.
+    pub rows: usize,
+    /// Pixel columns per image.
+    pub cols: usize,
+    /// `n · rows · cols` pixels; image `i` is `pixels[i·rows·cols .. (i+1)·rows·cols]`.
+    pub pixels: Vec<u8>,
+}
+
+/// Which half of MNIST (or Fashion-MNIST) to load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MnistSplit {
+    /// The 60 000 training images (`train-*` files).
+    Train,
+    /// The 10 000 test images (`t10k-*` files).
+    Test,
+}
+
+impl MnistSplit {
+    /// The file-name prefix of this split: `train` or `t10k`.
+    pub fn file_prefix(self) -> &'static str {
+        match self {
+            MnistSplit::Train => "train",
+            MnistSplit::Test => "t10k",
+        }
+    }
+}
+
+struct Header {
+    /// Dimensions after the magic number.
+    dims: Vec<usize>,
+    /// Header length in bytes.
+    len: usize,
+}
+
+fn be_u32(b: &[u8]) -> u32 {
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+
+fn kind_of(magic: u32) -> &'static str {
+    match magic {
+        IDX_IMAGES_MAGIC => "an IDX image file (0x00000803)",
+        IDX_LABELS_MAGIC => "an IDX label file (0x00000801)",
+        _ => "not an IDX u8 file",
+    }
+}
+
+/// Reads and checks the magic number and the dimensions.
+fn read_header(input: &mut Input<'_>, magic: u32, what: &str) -> Result<Header> {
+    let n_dims = (magic & 0xff) as usize;
+    let len = 4 + 4 * n_dims;
+    let mut buf = vec![0u8; len];
+    let got = input.read_fill(&mut buf)?;
+    let stream = if input.is_gzip() {
+        "decompressed content"
+    } else {
+        "file"
+    };
+    if got >= 4 {
+        let found = be_u32(&buf);
+        if found != magic {
+            return Err(input.format_error(format!(
+                "bad magic number 0x{found:08x}, expected 0x{magic:08x} for an IDX {what} file \
+                 (found: {})",
+                kind_of(found)
+            )));
+        }
+    }
+    if got < len {
+        return Err(input.format_error(format!(
+            "truncated header: the {stream} has {got} bytes, an IDX {what} header needs {len}"
+        )));
+    }
+    let dims = buf[4..]
+        .chunks_exact(4)
+        .map(|c| be_u32(c) as usize)
+        .collect();
+    Ok(Header { dims, len })
+}
+
+/// Reads exactly `expected` body bytes, erroring on truncation or trailing bytes.
+fn read_body(input: &mut Input<'_>, expected: u64, header: &Header, what: &str) -> Result<Vec<u8>> {
+    let cap = expected.saturating_add(1);
+    let body = input.read_to_end_capped(cap)?;
+    let found = body.len() as u64;
+    let stream = if input.is_gzip() {
+        "decompressed content"
+    } else {
+        "file"
+    };
+    if found < expected {
+        return Err(input.format_error(format!(
+            "truncated: the header announces {expected} bytes of {what} after the {}-byte \
+             header, the {stream} has {found}",
+            header.len
+        )));
+    }
+    if found > expected {
+        let rest = input.count_remaining()?;
+        let total = found.saturating_add(rest);
+        return Err(input.format_error(format!(
+            "trailing bytes: the header announces {expected} bytes of {what} after the \
+             {}-byte header, the {stream} has {total}",
+            header.len
+        )));
+    }
+    Ok(body)
+}
+
+/// The validated image header: `(n, rows, cols, expected pixel bytes)`.
+fn image_header(input: &mut Input<'_>) -> Result<(Header, usize, usize, usize, u64)> {
+    let header = read_header(input, IDX_IMAGES_MAGIC, "image")?;
+    let (n, rows, cols) = (header.dims[0], header.dims[1], header.dims[2]);
+    if rows == 0 || cols == 0 {
+        return Err(input.format_error(format!(
+            "image size {rows}×{cols} in the header: both must be at least 1"
+        )));
+    }
+    // Each factor is < 2^32, so n·rows fits in u64; the second product may not.
+    let expected = (n as u64)
+        .checked_mul(rows as u64)
+        .and_then(|v| v.checked_mul(cols as u64))
+        .ok_or_else(|| {
+            input.format_error(format!(
+                "header dimensions {n}×{rows}×{cols} overflow a 64-bit byte count"
+            ))
+        })?;
+    Ok((header, n, rows, cols, expected))
+}
+
+fn images_from_input(
+    input: &mut Input<'_>,
+    expected_n: Option<(usize, &Path)>,
+) -> Result<IdxImages> {
+    let (header, n, rows, cols, expected) = image_header(input)?;
+    if let Some((labels_n, labels_path)) = expected_n
+        && labels_n != n
+    {
+        return Err(input.format_error(format!(
+            "has {n} images but {} has {labels_n} labels",
+            labels_path.display()
+        )));
+    }
+    let pixels = read_body(input, expected, &header, "pixels")?;
+    Ok(IdxImages {
+        n,
+        rows,
+        cols,
+        pixels,
+    })
+}
+
+fn labels_from_input(input: &mut Input<'_>) -> Result<Vec<u8>> {
+    let header = read_header(input, IDX_LABELS_MAGIC, "label")?;
+    let n = header.dims[0] as u64;
+    read_body(input, n, &header, "labels")
+}
+
+/// Parses an IDX3 image file (gzip or raw) from any reader; `name` is used in error messages.
+///
+/// # Errors
+/// [`DataError::Format`] for a bad magic number, a zero image size, a truncated file or
+/// trailing bytes (with the expected and found byte counts); [`DataError::Io`] on read
+/// failures.
+pub fn parse_idx_images<R: std::io::Read>(reader: R, name: impl AsRef<Path>) -> Result<IdxImages> {
+    let mut input = Input::from_reader(reader, name)?;
+    images_from_input(&mut input, None)
+}
+
+/// Parses an IDX1 label file (gzip or raw) from any reader; `name` is used in error messages.
+///
+/// # Errors
+/// As [`parse_idx_images`].
+pub fn parse_idx_labels<R: std::io::Read>(reader: R, name: impl AsRef<Path>) -> Result<Vec<u8>> {
+    let mut input = Input::from_reader(reader, name)?;
+    labels_from_input(&mut input)
+}
+
+/// Loads an IDX3 image file, gzip or raw (detected from the content).
+///
+/// # Errors
+/// As [`parse_idx_images`], plus [`DataError::Io`] when the file cannot be opened.
+pub fn load_idx_images(path: &Path) -> Result<IdxImages> {
+    let mut input = Input::open(path)?;
+    images_from_input(&mut input, None)
+}
+
+/// Loads an IDX1 label file, gzip or raw (detected from the content).
+///
+/// # Errors
+/// As [`load_idx_images`].
+pub fn load_idx_labels(path: &Path) -> Result<Vec<u8>> {
+    let mut input = Input::open(path)?;
+    labels_from_input(&mut input)
+}
+
+/// Builds a dataset from images and labels: one row per image (pixels in row-major order, as
+/// f64 values 0..255) and the label byte as an f64.
+///
+/// # Errors
+/// [`DataError::LengthMismatch`] when the counts differ, [`DataError::Empty`] for no images.
+pub fn idx_dataset(images: &IdxImages, labels: &[u8]) -> Result<Dataset> {
+    if images.n != labels.len() {
+        return Err(DataError::LengthMismatch {
+            features: images.n,
+            labels: labels.len(),
+        });
+    }
+    let d = images.rows.checked_mul(images.cols);
+    let total = d.and_then(|d| d.checked_mul(images.n));
+    let (Some(d), Some(total)) = (d, total) else {
+        return Err(DataError::InvalidParameter {
+            name: "images",
+            value: format!("{}×{}×{}", images.n, images.rows, images.cols),
+            reason: "the dimensions overflow usize".into(),
+        });
+    };
+    if total != images.pixels.len() {
+        return Err(DataError::InvalidParameter {
+            name: "images.pixels",
+            value: format!("{} bytes", images.pixels.len()),
+            reason: format!(
+                "{} images of {}×{} need exactly {total} pixel bytes",
+                images.n, images.rows, images.cols
+            ),
+        });
+    }
+    if images.n == 0 {
+        return Err(DataError::Empty {
+            context: "IDX images: the file holds no images".into(),
+        });
+    }
+    let px = &images.pixels;
+    let features = DMatrix::from_fn(images.n, d, |i, j| f64::from(px[i * d + j]));
+    let labels = DVector::from_iterator(labels.len(), labels.iter().map(|&y| f64::from(y)));
+    Dataset::new(features, labels)
+}
+
+/// Loads a pair of IDX files (images and labels, each gzip or raw) as a dataset (see
+/// [`idx_dataset`]). The labels are read first and the image count is checked against them
+/// before any pixel is read.
+///
+/// # Errors
+/// [`DataError::Format`] naming the file for any format problem, including an image count that
+/// differs from the label count; [`DataError::Empty`] for a file with no images;
+/// [`DataError::Io`] on read failures.
+pub fn load_idx_dataset(images_path: &Path, labels_path: &Path) -> Result<Dataset> {
+    let labels = load_idx_labels(labels_path)?;
+    let mut input = Input::open(images_path)?;
+    let images = images_from_input(&mut input, Some((labels.len(), labels_path)))?;
+    if images.n == 0 {
+        return Err(DataError::Empty {
+            context: format!("{} holds no images", images_path.display()),
+        });
+    }
+    idx_dataset(&images, &labels)
+}
+
+/// Finds the first existing file among `<prefix>-<kind>-ubyte.gz`, `<prefix>-<kind>-ubyte`
+/// and the dotted variants `<prefix>.<kind>-ubyte(.gz)`.
+fn find_idx_file(dir: &Path, prefix: &str, kind: &str) -> Result<PathBuf> {
+    let candidates = [
+        format!("{prefix}-{kind}-ubyte.gz"),
+        format!("{prefix}-{kind}-ubyte"),
+        format!("{prefix}.{kind}-ubyte.gz"),
+        format!("{prefix}.{kind}-ubyte"),
+    ];
+    for c in &candidates {
+        let p = dir.join(c);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    Err(DataError::Io {
+        path: dir.join(&candidates[0]),
+        source: std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!(
+                "no IDX file found in {}: tried {}",
+                dir.display(),
+                candidates.join(", ")
+            ),
+        ),
+    })
+}
+
+/// The image and label files of an MNIST split in `dir`, accepting the gzipped official names
+/// (`train-images-idx3-ubyte.gz`), the raw ones (`train-images-idx3-ubyte`) and the dotted
+/// variants (`train-images.idx3-ubyte`).
+///
+/// # Errors
+/// [`DataError::Io`] (not found) naming the first candidate when no file exists.
+pub fn mnist_files(dir: &Path, split: MnistSplit) -> Result<(PathBuf, PathBuf)> {
+    let prefix = split.file_prefix();
+    let images = find_idx_file(dir, &format!("{prefix}-images"), "idx3")?;
+    let labels = find_idx_file(dir, &format!("{prefix}-labels"), "idx1")?;
+    Ok((images, labels))
+}
+
+/// Loads one split of MNIST (or Fashion-MNIST, which uses the same file names) from `dir`:
+/// features are the raw pixels as f64 (0..255, one row of `rows·cols` = 784 per image), labels
+/// the class (digit) as f64. Apply [`crate::preprocess::scale_pixels`] and
+/// [`crate::preprocess::normalize_rows`] for the paper's preprocessing.
+///
+/// # Errors
+/// See [`mnist_files`] and [`load_idx_dataset`].
+pub fn load_mnist(dir: &Path, split: MnistSplit) -> Result<Dataset> {
+    let (images, labels) = mnist_files(dir, split)?;
+    load_idx_dataset(&images, &labels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn images_bytes(n: u32, rows: u32, cols: u32, pixels: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for x in [IDX_IMAGES_MAGIC, n, rows, cols] {
+            v.extend(x.to_be_bytes());
+        }
+        v.extend(pixels);
+        v
+    }
+
+    #[test]
+    fn parses_a_small_image_file() {
+        let px: Vec<u8> = (0..12).collect();
+        let im = parse_idx_images(&images_bytes(3, 2, 2, &px)[..], "m").unwrap();
+        assert_eq!((im.n, im.rows, im.cols), (3, 2, 2));
+        assert_eq!(im.pixels, px);
+        let ds = idx_dataset(&im, &[7, 8, 9]).unwrap();
+        assert_eq!(ds.features()[(1, 3)], 7.0);
+        assert_eq!(ds.labels()[2], 9.0);
+    }
+
+    #[test]
+    fn huge_header_in_tiny_file_is_an_error() {
+        let bytes = images_bytes(1_000_000_000, 28, 28, &[0u8; 1000]);
+        let e = parse_idx_images(&bytes[..], "tiny").unwrap_err();
+        assert!(matches!(&e, DataError::Format { what, .. } if what.contains("truncated")));
+        let bytes = images_bytes(u32::MAX, u32::MAX, u32::MAX, &[]);
+        let e = parse_idx_images(&bytes[..], "tiny").unwrap_err();
+        assert!(matches!(&e, DataError::Format { what, .. } if what.contains("overflow")));
+    }
+
+    #[test]
+    fn zero_sized_images_are_rejected() {
+        let e = parse_idx_images(&images_bytes(3, 0, 5, &[])[..], "z").unwrap_err();
+        assert!(matches!(e, DataError::Format { .. }));
+    }
+}

@@ -1,0 +1,343 @@
+//! Reading input files that may or may not be gzip-compressed.
+//!
+//! Compression is detected from the content (the gzip magic bytes `1f 8b`), never from the file
+//! name, so `data.csv` that is really gzipped and `data.csv.gz` that is really plain both load.
+//! Concatenated gzip members (as written by `cat a.gz b.gz`) are decoded as one stream.
+//!
+//! Errors are classified so that they say where the problem is:
+//! - the operating system failed to open or read the file → [`DataError::Io`] with the path;
+//! - the gzip stream is corrupt or truncated → [`DataError::Format`] naming the path.
+//!
+//! Every loader of this crate reads through [`Input`]; the loaders also accept any
+//! [`Read`] plus a display name (used in error messages instead of a path), which is how the
+//! bundled datasets are parsed from bytes compiled into the crate.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Cursor, Read};
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+
+use crate::error::{DataError, Result};
+
+/// The two magic bytes that start every gzip member.
+pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Whether `bytes` start with the gzip magic bytes `1f 8b`.
+pub fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(&GZIP_MAGIC)
+}
+
+/// An I/O error raised by the underlying source (file, socket, …), as opposed to one raised by
+/// the gzip decoder. It travels through the decoder wrapped in an `io::Error` so that the two
+/// can be told apart afterwards.
+#[derive(Debug)]
+struct SourceError(io::Error);
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SourceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// Wraps every error of the inner reader in a [`SourceError`] (keeping its kind, so that
+/// `Interrupted` is still retried by the standard library).
+struct Tagged<R>(R);
+
+impl<R: Read> Read for Tagged<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0
+            .read(buf)
+            .map_err(|e| io::Error::new(e.kind(), SourceError(e)))
+    }
+}
+
+/// A byte stream being parsed, transparently gunzipped when it starts with the gzip magic, with
+/// the path (or display name) used in error messages.
+pub struct Input<'a> {
+    reader: Box<dyn BufRead + 'a>,
+    path: PathBuf,
+    gzip: bool,
+}
+
+impl fmt::Debug for Input<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Input")
+            .field("path", &self.path)
+            .field("gzip", &self.gzip)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Input<'static> {
+    /// Opens a file, detecting gzip compression from its first two bytes.
+    ///
+    /// # Errors
+    /// [`DataError::Io`] (with the path) when the file cannot be opened or read.
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = File::open(path).map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Input::from_reader(file, path)
+    }
+}
+
+impl<'a> Input<'a> {
+    /// Wraps any reader; `name` is what error messages call it (a path or a label such as
+    /// `bundled:digits.csv.gz`). Gzip is detected from the first two bytes.
+    ///
+    /// # Errors
+    /// [`DataError::Io`] when the first bytes cannot be read.
+    pub fn from_reader<R: Read + 'a>(reader: R, name: impl AsRef<Path>) -> Result<Self> {
+        let path = name.as_ref().to_path_buf();
+        let mut raw = Tagged(reader);
+        let mut prefix = [0u8; 2];
+        let mut got = 0;
+        while got < prefix.len() {
+            match raw.read(&mut prefix[got..]) {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(classify(e, &path, false)),
+            }
+        }
+        let gzip = is_gzip(&prefix[..got]);
+        let chained = Cursor::new(prefix[..got].to_vec()).chain(raw);
+        let reader: Box<dyn BufRead + 'a> = if gzip {
+            Box::new(BufReader::new(MultiGzDecoder::new(chained)))
+        } else {
+            Box::new(BufReader::new(chained))
+        };
+        Ok(Self { reader, path, gzip })
+    }
+
+    /// Wraps an in-memory byte slice (gzip or plain).
+    ///
+    /// # Errors
+    /// Never in practice; the signature matches [`Input::from_reader`].
+    pub fn from_bytes(bytes: &'a [u8], name: impl AsRef<Path>) -> Result<Self> {
+        Self::from_reader(bytes, name)
+    }
+
+    /// The path or display name used in error messages.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the content is being gunzipped.
+    pub fn is_gzip(&self) -> bool {
+        self.gzip
+    }
+
+    /// A [`DataError::Format`] naming this input.
+    pub fn format_error(&self, what: impl Into<String>) -> DataError {
+        DataError::Format {
+            path: self.path.clone(),
+            what: what.into(),
+        }
+    }
+
+    fn classify(&self, e: io::Error) -> DataError {
+        classify(e, &self.path, self.gzip)
+    }
+
+    /// Appends the next line, including its `\n` if any, to `buf` (raw bytes, no UTF-8 check).
+    /// Returns the number of bytes read; 0 means end of input.
+    ///
+    /// # Errors
+    /// [`DataError::Io`] on a read failure, [`DataError::Format`] on corrupt gzip data.
+    pub fn read_line(&mut self, buf: &mut Vec<u8>) -> Result<usize> {
+        self.reader
+            .read_until(b'\n', buf)
+            .map_err(|e| classify(e, &self.path, self.gzip))
+    }
+
+    /// Reads until `buf` is full or the input ends; returns how many bytes were read.
+    ///
+    /// # Errors
+    /// As [`Input::read_line`].
+    pub fn read_fill(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let mut got = 0;
+        while got < buf.len() {
+            match self.reader.read(&mut buf[got..]) {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.classify(e)),
+            }
+        }
+        Ok(got)
+    }
+
+    /// Reads the rest of the input, but at most `cap` bytes. The buffer grows with the data
+    /// actually read, so a large `cap` taken from an untrusted header never allocates by itself.
+    ///
+    /// # Errors
+    /// As [`Input::read_line`].
+    pub fn read_to_end_capped(&mut self, cap: u64) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        match (&mut self.reader).take(cap).read_to_end(&mut out) {
+            Ok(_) => Ok(out),
+            Err(e) => Err(self.classify(e)),
+        }
+    }
+
+    /// Reads and discards the rest of the input, returning how many bytes there were.
+    ///
+    /// # Errors
+    /// As [`Input::read_line`].
+    pub fn count_remaining(&mut self) -> Result<u64> {
+        io::copy(&mut self.reader, &mut io::sink()).map_err(|e| classify(e, &self.path, self.gzip))
+    }
+}
+
+/// Turns an `io::Error` met while reading `path` into a [`DataError`]: errors of the underlying
+/// source are [`DataError::Io`]; any other error inside a gzip stream is a corrupt or truncated
+/// stream, hence [`DataError::Format`].
+fn classify(e: io::Error, path: &Path, gzip: bool) -> DataError {
+    let is_source = e
+        .get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<SourceError>().is_some());
+    if is_source {
+        let kind = e.kind();
+        let source = match e.into_inner().map(|inner| inner.downcast::<SourceError>()) {
+            Some(Ok(tagged)) => tagged.0,
+            // Unreachable given the check above; keep a faithful error anyway.
+            _ => io::Error::from(kind),
+        };
+        return DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+    }
+    if gzip {
+        let what = if e.kind() == io::ErrorKind::UnexpectedEof {
+            format!("gzip stream is truncated ({e})")
+        } else {
+            format!("invalid gzip data: {e}")
+        };
+        DataError::Format {
+            path: path.to_path_buf(),
+            what,
+        }
+    } else {
+        DataError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        }
+    }
+}
+
+/// Reads a whole file (gunzipped if it is gzip) into memory.
+///
+/// # Errors
+/// [`DataError::Io`] when the file cannot be read, [`DataError::Format`] on corrupt gzip data.
+pub fn read_all(path: &Path) -> Result<Vec<u8>> {
+    Input::open(path)?.read_to_end_capped(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+    use std::io::Write;
+
+    fn gz(bytes: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::default());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn plain_and_gzip_read_the_same() {
+        let text = b"hello\nworld\n".repeat(100);
+        for bytes in [text.clone(), gz(&text)] {
+            let mut input = Input::from_bytes(&bytes, "mem").unwrap();
+            assert_eq!(input.is_gzip(), bytes != text);
+            assert_eq!(input.read_to_end_capped(u64::MAX).unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn concatenated_members_are_one_stream() {
+        let mut both = gz(b"a\n");
+        both.extend(gz(b"b\n"));
+        let mut input = Input::from_bytes(&both, "mem").unwrap();
+        assert_eq!(input.read_to_end_capped(u64::MAX).unwrap(), b"a\nb\n");
+    }
+
+    #[test]
+    fn tiny_inputs() {
+        for bytes in [&b""[..], &b"x"[..], &[0x1f][..]] {
+            let mut input = Input::from_bytes(bytes, "mem").unwrap();
+            assert!(!input.is_gzip());
+            assert_eq!(input.read_to_end_capped(u64::MAX).unwrap(), bytes);
+        }
+    }
+
+    #[test]
+    fn corrupt_and_truncated_gzip_are_format_errors() {
+        let good = gz(&b"0123456789".repeat(1000));
+        let truncated = &good[..good.len() / 2];
+        let mut bad_crc = good.clone();
+        let k = bad_crc.len() - 6;
+        bad_crc[k] ^= 0xff;
+        let magic_only = GZIP_MAGIC.to_vec();
+        for bytes in [truncated, &bad_crc[..], &magic_only[..]] {
+            let mut input = Input::from_bytes(bytes, "x.gz").unwrap();
+            let e = input.read_to_end_capped(u64::MAX).unwrap_err();
+            match e {
+                DataError::Format { path, what } => {
+                    assert_eq!(path, Path::new("x.gz"));
+                    assert!(what.contains("gzip"), "{what}");
+                }
+                other => panic!("expected a format error, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn source_errors_are_io_errors_even_inside_gzip() {
+        struct Failing(Vec<u8>, usize);
+        impl Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.1 >= self.0.len() {
+                    return Err(io::Error::other("disk on fire"));
+                }
+                let k = buf.len().min(self.0.len() - self.1).min(7);
+                buf[..k].copy_from_slice(&self.0[self.1..self.1 + k]);
+                self.1 += k;
+                Ok(k)
+            }
+        }
+        let data = gz(&b"abc".repeat(1000));
+        let half = data[..data.len() / 2].to_vec();
+        let mut input = Input::from_reader(Failing(half, 0), "f.gz").unwrap();
+        let e = input.read_to_end_capped(u64::MAX).unwrap_err();
+        match e {
+            DataError::Io { path, source } => {
+                assert_eq!(path, Path::new("f.gz"));
+                assert_eq!(source.to_string(), "disk on fire");
+            }
+            other => panic!("expected an io error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn missing_file_is_io_error_with_path() {
+        let p = Path::new("/nonexistent/lethe/file.csv");
+        match Input::open(p).unwrap_err() {
+            DataError::Io { path, .. } => assert_eq!(path, p),
+            other => panic!("{other:?}"),
+        }
+    }
+}

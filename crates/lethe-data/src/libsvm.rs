@@ -1,0 +1,229 @@
+//! LibSVM / SVMlight sparse text files (plain or gzip, detected from the content).
+//!
+//! One example per line: `label idx:val idx:val … [# comment]`, with 1-based, strictly
+//! increasing feature indices; a `qid:N` token is accepted and ignored, blank and comment-only
+//! lines are skipped. The result is densified, so its size is bounded: indices above
+//! [`MAX_LIBSVM_FEATURES`] (or above `n_features` when given) and dense matrices of more than
+//! [`MAX_DENSE_ENTRIES`] entries are refused with an error instead of an allocation.
+
+use std::io::Read;
+use std::path::Path;
+
+use nalgebra::{DMatrix, DVector};
+
+use crate::dataset::Dataset;
+use crate::error::{DataError, Result};
+use crate::io::Input;
+
+/// The largest feature index (and so dimension) a LibSVM file may use.
+pub const MAX_LIBSVM_FEATURES: usize = 10_000_000;
+
+/// The largest dense matrix (rows × features) a LibSVM file may be expanded to: 2^29 entries,
+/// 4 GiB of f64.
+pub const MAX_DENSE_ENTRIES: usize = 1 << 29;
+
+/// Loads a LibSVM/SVMlight file (plain or gzip) as a dense dataset.
+///
+/// With `n_features = Some(d)` the dataset has exactly `d` columns and an index above `d` is an
+/// error; with `None` the dimension is the largest index present.
+///
+/// # Errors
+/// [`DataError::Io`] when the file cannot be read; [`DataError::Format`] naming the file and
+/// line for a bad label or value, an index that is 0, not increasing, above `n_features` or
+/// above [`MAX_LIBSVM_FEATURES`], a file without examples, or a dense size above
+/// [`MAX_DENSE_ENTRIES`]; [`DataError::InvalidParameter`] for `n_features` above
+/// [`MAX_LIBSVM_FEATURES`].
+pub fn load_libsvm(path: &Path, n_features: Option<usize>) -> Result<Dataset> {
+    let mut input = Input::open(path)?;
+    libsvm_from_input(&mut input, n_features)
+}
+
+/// Parses LibSVM content (plain or gzip) from any reader; `name` stands for the path in errors.
+///
+/// # Errors
+/// As [`load_libsvm`].
+pub fn parse_libsvm<R: Read>(
+    reader: R,
+    name: impl AsRef<Path>,
+    n_features: Option<usize>,
+) -> Result<Dataset> {
+    let mut input = Input::from_reader(reader, name)?;
+    libsvm_from_input(&mut input, n_features)
+}
+
+fn parse_value(input: &Input<'_>, token: &str, line: usize, what: &str) -> Result<f64> {
+    match token.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => {
+            let shown: String = token.chars().take(40).collect();
+            Err(input.format_error(format!(
+                "line {line}: {what} '{shown}' is not a finite number"
+            )))
+        }
+    }
+}
+
+fn libsvm_from_input(input: &mut Input<'_>, n_features: Option<usize>) -> Result<Dataset> {
+    if let Some(d) = n_features
+        && d > MAX_LIBSVM_FEATURES
+    {
+        return Err(DataError::InvalidParameter {
+            name: "n_features",
+            value: d.to_string(),
+            reason: format!("at most {MAX_LIBSVM_FEATURES} features are supported"),
+        });
+    }
+    let limit = n_features.unwrap_or(MAX_LIBSVM_FEATURES);
+    let mut raw = Vec::new();
+    let mut line_no = 0usize;
+    let mut labels: Vec<f64> = Vec::new();
+    // Sparse entries (row, 0-based column, value).
+    let mut entries: Vec<(usize, usize, f64)> = Vec::new();
+    let mut max_index = 0usize;
+    loop {
+        raw.clear();
+        if input.read_line(&mut raw)? == 0 {
+            break;
+        }
+        line_no += 1;
+        let text = std::str::from_utf8(&raw).map_err(|e| {
+            input.format_error(format!(
+                "line {line_no}: not valid UTF-8 (at byte {} of the line)",
+                e.valid_up_to() + 1
+            ))
+        })?;
+        let text = match text.find('#') {
+            Some(k) => &text[..k],
+            None => text,
+        };
+        let mut tokens = text.split_ascii_whitespace();
+        let Some(label) = tokens.next() else {
+            continue;
+        };
+        let row = labels.len();
+        labels.push(parse_value(input, label, line_no, "label")?);
+        let mut previous = 0usize;
+        for token in tokens {
+            let Some((key, value)) = token.split_once(':') else {
+                let shown: String = token.chars().take(40).collect();
+                return Err(input.format_error(format!(
+                    "line {line_no}: '{shown}' is not an index:value pair"
+                )));
+            };
+            if key == "qid" {
+                continue;
+            }
+            let index: usize = match key.parse() {
+                Ok(i) => i,
+                Err(_) => {
+                    let shown: String = key.chars().take(40).collect();
+                    return Err(input.format_error(format!(
+                        "line {line_no}: feature index '{shown}' is not a non-negative integer"
+                    )));
+                }
+            };
+            if index == 0 {
+                return Err(input.format_error(format!(
+                    "line {line_no}: feature index 0, but LibSVM indices start at 1"
+                )));
+            }
+            if index <= previous {
+                return Err(input.format_error(format!(
+                    "line {line_no}: feature index {index} after {previous}; indices must be \
+                     strictly increasing"
+                )));
+            }
+            if index > limit {
+                let why = match n_features {
+                    Some(d) => format!("the data was declared to have {d} features"),
+                    None => format!("at most {MAX_LIBSVM_FEATURES} features are supported"),
+                };
+                return Err(input.format_error(format!(
+                    "line {line_no}: feature index {index} is too large: {why}"
+                )));
+            }
+            previous = index;
+            let v = parse_value(input, value, line_no, "value")?;
+            max_index = max_index.max(index);
+            if v != 0.0 {
+                entries.push((row, index - 1, v));
+            }
+        }
+    }
+    if labels.is_empty() {
+        return Err(input.format_error("no examples (the file is empty or only has comments)"));
+    }
+    let n = labels.len();
+    let d = n_features.unwrap_or(max_index);
+    match n.checked_mul(d) {
+        Some(total) if total <= MAX_DENSE_ENTRIES => {}
+        _ => {
+            return Err(input.format_error(format!(
+                "{n} examples × {d} features is too large to densify (limit \
+                 {MAX_DENSE_ENTRIES} entries)"
+            )));
+        }
+    }
+    let mut features = DMatrix::zeros(n, d);
+    for (i, j, v) in entries {
+        features[(i, j)] = v;
+    }
+    Dataset::new(features, DVector::from_vec(labels))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, d: Option<usize>) -> Result<Dataset> {
+        parse_libsvm(text.as_bytes(), "t.svm", d)
+    }
+
+    #[test]
+    fn parses_sparse_rows() {
+        let ds = parse(
+            "# header comment\n+1 qid:3 1:0.5 3:2 # c\n\n-1 2:-1\n0\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!((ds.n_samples(), ds.n_features()), (3, 3));
+        assert_eq!(ds.labels().as_slice(), &[1.0, -1.0, 0.0]);
+        assert_eq!(ds.features()[(0, 0)], 0.5);
+        assert_eq!(ds.features()[(0, 2)], 2.0);
+        assert_eq!(ds.features()[(1, 1)], -1.0);
+        assert_eq!(ds.features()[(2, 2)], 0.0);
+        assert_eq!(parse("1 1:1\n", Some(5)).unwrap().n_features(), 5);
+    }
+
+    #[test]
+    fn bad_indices_are_errors_with_lines() {
+        for (text, needle) in [
+            ("1 1:1\n1 0:1\n", "line 2: feature index 0"),
+            ("1 2:1 2:1\n", "strictly increasing"),
+            ("1 3:1 2:1\n", "strictly increasing"),
+            ("1 x:1\n", "not a non-negative integer"),
+            ("1 -1:1\n", "not a non-negative integer"),
+            ("1 1\n", "not an index:value pair"),
+            ("1 1:abc\n", "value 'abc'"),
+            ("a 1:1\n", "label 'a'"),
+            ("1 10000001:1\n", "too large"),
+            ("", "no examples"),
+        ] {
+            let e = parse(text, None).unwrap_err().to_string();
+            assert!(e.contains(needle), "{text:?}: {e}");
+        }
+        let e = parse("1 6:1\n", Some(5)).unwrap_err().to_string();
+        assert!(e.contains("declared to have 5"), "{e}");
+    }
+
+    #[test]
+    fn refuses_huge_dense_matrices() {
+        let line = "1 9999999:1\n";
+        let e = parse(&line.repeat(100), None).unwrap_err().to_string();
+        assert!(e.contains("too large to densify"), "{e}");
+        assert!(matches!(
+            parse("1 1:1", Some(MAX_LIBSVM_FEATURES + 1)),
+            Err(DataError::InvalidParameter { .. })
+        ));
+    }
+}

@@ -200,7 +200,8 @@ impl Cholesky {
 /// ‖X‖₂² = λ_max(XᵀX). The Gram matrix is formed by GEMM and its eigenvalues by faer's
 /// symmetric eigen-solver; both are backward stable, so the computed λ_max is within
 /// `c·(n + d)·u·‖X‖_F²` of the exact one (u the unit round-off). We add the allowance
-/// `4·(n + d)·u·‖X‖_F²` and never return more than ‖X‖_F, which is itself a valid bound.
+/// `4·(n + d)·u·‖X‖_F²` and never return more than ‖X‖_F (plus the same allowance), which is
+/// itself a valid bound.
 /// This is an upper bound by construction, unlike power iteration, which approaches
 /// ‖X‖₂ from below.
 pub fn spectral_norm_upper_bound(x: &DMatrix<f64>, weights: &[f64]) -> Result<f64, LinalgError> {
@@ -209,15 +210,45 @@ pub fn spectral_norm_upper_bound(x: &DMatrix<f64>, weights: &[f64]) -> Result<f6
         return Ok(0.0);
     }
     let gram = weighted_gram(x, weights, 0.0)?;
-    let frobenius_sq: f64 = (0..d).map(|j| gram[(j, j)]).sum();
-    let eig = as_faer(&gram)
+    spectral_norm_upper_bound_from_gram(&gram, n)
+}
+
+/// The same bound from a precomputed Gram matrix `G = XᵀX` of `n` rows (only its lower triangle
+/// is read): √(λ_max(G) + 4(n + d)·u·tr(G)), capped at √(tr(G) + 4(n + d)·u·tr(G)) ≥ ‖X‖_F.
+pub fn spectral_norm_upper_bound_from_gram(
+    gram: &DMatrix<f64>,
+    n: usize,
+) -> Result<f64, LinalgError> {
+    let d = gram.nrows();
+    if d == 0 {
+        return Ok(0.0);
+    }
+    let frobenius_sq: f64 = (0..d).map(|j| gram[(j, j)]).sum::<f64>().max(0.0);
+    let eig = as_faer(gram)
         .self_adjoint_eigenvalues(Side::Lower)
         .map_err(|_| LinalgError::EigenNoConvergence)?;
     let lambda_max = eig.iter().copied().fold(0.0_f64, f64::max);
     let allowance = 4.0 * (n + d) as f64 * f64::EPSILON * frobenius_sq;
+    // The cap ‖X‖_F needs the same allowance: tr(G) is a sum of n·d squares and its computed
+    // value can be below the exact ‖X‖_F² by ~(n + d)·u relative, which matters when X has
+    // rank one (then ‖X‖₂ = ‖X‖_F exactly).
     Ok((lambda_max + allowance)
         .sqrt()
-        .min(frobenius_sq.sqrt() * (1.0 + 4.0 * f64::EPSILON)))
+        .min((frobenius_sq + allowance).sqrt()))
+}
+
+/// Removes rows from a Gram matrix in place: `G ← G − Σ_j x_j x_jᵀ` (full matrix, O(md²)).
+pub fn gram_downdate(gram: &mut DMatrix<f64>, x: &DMatrix<f64>, rows: &[usize]) {
+    let d = gram.nrows();
+    for &j in rows {
+        let xj: Vec<f64> = (0..d).map(|k| x[(j, k)]).collect();
+        for (c, xc) in xj.iter().enumerate() {
+            let mut col = gram.column_mut(c);
+            for (r, xr) in xj.iter().enumerate() {
+                col[r] -= xr * xc;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -88,12 +88,22 @@ impl LinearModelParams {
         b: DVector<f64>,
         w0: Option<DVector<f64>>,
     ) -> Result<LinearModel> {
+        self.fit_parts(data.features(), data.labels(), active, b, w0)
+    }
+
+    /// Trains on features `x` and labels `y` given separately (rows with `active[i]`, all if
+    /// `None`), with an explicit b, from `w0` (zero if `None`).
+    pub fn fit_parts(
+        &self,
+        x: &DMatrix<f64>,
+        y: &DVector<f64>,
+        active: Option<&[bool]>,
+        b: DVector<f64>,
+        w0: Option<DVector<f64>>,
+    ) -> Result<LinearModel> {
         self.check()?;
-        let objective = match active {
-            Some(mask) => Objective::masked(data, mask, self.loss, self.lambda, Some(&b))?,
-            None => Objective::new(data, self.loss, self.lambda, Some(&b))?,
-        };
-        let w0 = w0.unwrap_or_else(|| DVector::zeros(data.n_features()));
+        let objective = Objective::from_parts(x, y, active, self.loss, self.lambda, Some(&b))?;
+        let w0 = w0.unwrap_or_else(|| DVector::zeros(x.ncols()));
         check_finite("initial weights", &w0)?;
         let (weights, report) = minimize(&objective, w0, &self.solver)?;
         Ok(LinearModel {
@@ -218,8 +228,8 @@ impl OneVsRestModel {
             .iter()
             .zip(noises)
             .map(|(&c, b)| {
-                let binary = data.with_labels(one_vs_rest_labels(data.labels(), c))?;
-                params.fit_with_noise(&binary, b)
+                let labels = one_vs_rest_labels(data.labels(), c);
+                params.fit_parts(data.features(), &labels, None, b, None)
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self { classes, models })

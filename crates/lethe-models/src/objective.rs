@@ -10,7 +10,7 @@
 //! contribute nothing and n_D counts only active rows. This is how removal evaluates the
 //! objective on D′ = D ∖ B, including the regulariser λ(n − m)/2‖w‖².
 
-use lethe_data::Dataset;
+use lethe_data::{DataError, Dataset};
 use nalgebra::{DMatrix, DVector};
 
 use crate::error::{ModelError, Result};
@@ -20,7 +20,8 @@ use crate::loss::{Loss, LossKind};
 /// The perturbed objective on (a masked subset of) a dataset.
 #[derive(Clone, Copy, Debug)]
 pub struct Objective<'a> {
-    data: &'a Dataset,
+    x: &'a DMatrix<f64>,
+    y: &'a DVector<f64>,
     active: Option<&'a [bool]>,
     n_active: usize,
     loss: LossKind,
@@ -55,7 +56,7 @@ impl<'a> Objective<'a> {
         lambda: f64,
         noise: Option<&'a DVector<f64>>,
     ) -> Result<Self> {
-        Self::build(data, None, loss, lambda, noise)
+        Self::from_parts(data.features(), data.labels(), None, loss, lambda, noise)
     }
 
     /// The objective on the rows `i` with `active[i] == true`.
@@ -66,22 +67,39 @@ impl<'a> Objective<'a> {
         lambda: f64,
         noise: Option<&'a DVector<f64>>,
     ) -> Result<Self> {
-        Self::build(data, Some(active), loss, lambda, noise)
+        Self::from_parts(
+            data.features(),
+            data.labels(),
+            Some(active),
+            loss,
+            lambda,
+            noise,
+        )
     }
 
-    fn build(
-        data: &'a Dataset,
+    /// The objective on features `x` (n × d) and labels `y` given separately (one-vs-rest
+    /// models share one feature matrix with K label vectors), on the rows with `active[i]`
+    /// (all rows if `None`).
+    pub fn from_parts(
+        x: &'a DMatrix<f64>,
+        y: &'a DVector<f64>,
         active: Option<&'a [bool]>,
         loss: LossKind,
         lambda: f64,
         noise: Option<&'a DVector<f64>>,
     ) -> Result<Self> {
         check_lambda(lambda)?;
+        if y.len() != x.nrows() {
+            return Err(ModelError::Data(DataError::LengthMismatch {
+                features: x.nrows(),
+                labels: y.len(),
+            }));
+        }
         if let Some(b) = noise {
-            if b.len() != data.n_features() {
+            if b.len() != x.ncols() {
                 return Err(ModelError::LengthMismatch {
                     what: "noise vector b",
-                    expected: data.n_features(),
+                    expected: x.ncols(),
                     found: b.len(),
                 });
             }
@@ -89,25 +107,35 @@ impl<'a> Objective<'a> {
         }
         let n_active = match active {
             Some(mask) => {
-                if mask.len() != data.n_samples() {
+                if mask.len() != x.nrows() {
                     return Err(ModelError::LengthMismatch {
                         what: "active-row mask",
-                        expected: data.n_samples(),
+                        expected: x.nrows(),
                         found: mask.len(),
                     });
                 }
                 mask.iter().filter(|a| **a).count()
             }
-            None => data.n_samples(),
+            None => x.nrows(),
         };
         if n_active == 0 {
             return Err(ModelError::NoActiveRows);
         }
-        if loss.needs_binary_labels() {
-            data.check_binary_labels()?;
+        if loss.needs_binary_labels()
+            && let Some((row, &value)) = y
+                .iter()
+                .enumerate()
+                .find(|(_, v)| **v != 1.0 && **v != -1.0)
+        {
+            return Err(ModelError::Data(DataError::InvalidLabel {
+                row,
+                value,
+                expected: "+1 or -1 (the logistic loss)".into(),
+            }));
         }
         Ok(Self {
-            data,
+            x,
+            y,
             active,
             n_active,
             loss,
@@ -116,9 +144,14 @@ impl<'a> Objective<'a> {
         })
     }
 
-    /// The dataset (all rows, active or not).
-    pub fn data(&self) -> &'a Dataset {
-        self.data
+    /// The feature matrix X (all rows, active or not).
+    pub fn features(&self) -> &'a DMatrix<f64> {
+        self.x
+    }
+
+    /// The labels y (all rows, active or not).
+    pub fn labels(&self) -> &'a DVector<f64> {
+        self.y
     }
 
     /// The loss.
@@ -143,7 +176,7 @@ impl<'a> Objective<'a> {
 
     /// Number of features d.
     pub fn dim(&self) -> usize {
-        self.data.n_features()
+        self.x.ncols()
     }
 
     /// Whether row i is active.
@@ -154,12 +187,12 @@ impl<'a> Objective<'a> {
 
     /// The margins z = Xw for every row (active or not).
     pub fn margins(&self, w: &DVector<f64>) -> DVector<f64> {
-        mat_vec(self.data.features(), w)
+        mat_vec(self.x, w)
     }
 
     /// L_b(w) given the margins z = Xw.
     pub fn value_from_margins(&self, w: &DVector<f64>, z: &DVector<f64>) -> f64 {
-        let y = self.data.labels();
+        let y = self.y;
         let mut sum = 0.0;
         for i in 0..z.len() {
             if self.is_active(i) {
@@ -177,7 +210,7 @@ impl<'a> Objective<'a> {
 
     /// ∇L_b(w) given the margins: Xᵀ(ℓ′ ∘ mask) + λ n_D w + b.
     pub fn gradient_from_margins(&self, w: &DVector<f64>, z: &DVector<f64>) -> DVector<f64> {
-        let y = self.data.labels();
+        let y = self.y;
         let r = DVector::from_fn(z.len(), |i, _| {
             if self.is_active(i) {
                 self.loss.derivative(z[i], y[i])
@@ -185,7 +218,7 @@ impl<'a> Objective<'a> {
                 0.0
             }
         });
-        let mut g = mat_t_vec(self.data.features(), &r);
+        let mut g = mat_t_vec(self.x, &r);
         g.axpy(self.lambda * self.n_active as f64, w, 1.0);
         if let Some(b) = self.noise {
             g += b;
@@ -200,7 +233,7 @@ impl<'a> Objective<'a> {
 
     /// The curvature weights ℓ″(z_i, y_i) of active rows (0 for inactive rows).
     pub fn curvatures(&self, z: &DVector<f64>) -> Vec<f64> {
-        let y = self.data.labels();
+        let y = self.y;
         (0..z.len())
             .map(|i| {
                 if self.is_active(i) {
@@ -215,7 +248,7 @@ impl<'a> Objective<'a> {
     /// The dense Hessian Xᵀ diag(ℓ″) X + λ n_D I from precomputed curvatures.
     pub fn hessian_from_curvatures(&self, curvatures: &[f64]) -> Result<DMatrix<f64>> {
         Ok(weighted_gram(
-            self.data.features(),
+            self.x,
             curvatures,
             self.lambda * self.n_active as f64,
         )?)
@@ -228,11 +261,11 @@ impl<'a> Objective<'a> {
 
     /// The Hessian-vector product ∇²L_b(w)·v = Xᵀ(ℓ″ ∘ Xv) + λ n_D v, in two passes over X.
     pub fn hessian_vector(&self, curvatures: &[f64], v: &DVector<f64>) -> DVector<f64> {
-        let mut xv = mat_vec(self.data.features(), v);
+        let mut xv = mat_vec(self.x, v);
         for (t, c) in xv.iter_mut().zip(curvatures) {
             *t *= c;
         }
-        let mut out = mat_t_vec(self.data.features(), &xv);
+        let mut out = mat_t_vec(self.x, &xv);
         out.axpy(self.lambda * self.n_active as f64, v, 1.0);
         out
     }

@@ -1,0 +1,687 @@
+//! A certified model: training (Algorithm 1) and sequential removal with a budget and
+//! retraining (Algorithm 2 of Guo et al. 2020).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use lethe_data::Dataset;
+use lethe_models::linalg::{gram_downdate, spectral_norm_upper_bound_from_gram, weighted_gram};
+use lethe_models::model::one_vs_rest_labels;
+use lethe_models::{LinearModelParams, Loss, NoiseKind, Stream, gaussian_c};
+use nalgebra::{DMatrix, DVector};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::bounds::BoundKind;
+use crate::error::{RemovalError, Result};
+use crate::step::{StepInput, StepReport, StepSolver, newton_step};
+
+/// What happens when a step would push β over the budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetPolicy {
+    /// Algorithm 2: retrain from scratch on the remaining rows with a fresh b. Every released
+    /// model then has β ≤ σε/c.
+    #[default]
+    Retrain,
+    /// Never retrain: apply every step and report the ε the accumulated β corresponds to (for
+    /// studying bound growth, e.g. the paper's Figure 2). Released models past the budget are
+    /// marked `certified: false`.
+    Never,
+}
+
+/// Which rigorous upper bound on ‖X‖₂ the data-dependent bounds use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SpectralNormMode {
+    /// ‖X‖₂ of the full training data, computed once (an exact symmetric eigen-solve of XᵀX plus
+    /// a rounding allowance). Valid for every later request because removing rows never
+    /// increases ‖X‖₂. O(1) per request.
+    #[default]
+    Training,
+    /// ‖X′‖₂ of the remaining rows for every request: the Gram matrix is downdated
+    /// (O(md²)) and eigen-solved (O(d³)). Slightly tighter; what DESIGN's fixture uses.
+    Remaining,
+}
+
+/// Hyper-parameters of certified removal (unchecked; see [`CertifiedParams::check`]).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertifiedParams {
+    /// The model: loss, λ, σ, noise distribution, training solver.
+    pub model: LinearModelParams,
+    /// ε of (ε, δ)-certified removal.
+    pub epsilon: f64,
+    /// δ of (ε, δ)-certified removal (unused by the Gamma-norm noise).
+    pub delta: f64,
+    /// Which bound is the certificate.
+    #[serde(default)]
+    pub bound: BoundKind,
+    /// How Newton steps are solved.
+    #[serde(default)]
+    pub solver: StepSolver,
+    /// What to do when the budget would be exceeded.
+    #[serde(default)]
+    pub budget_policy: BudgetPolicy,
+    /// Which ‖X‖₂ upper bound the bounds use.
+    #[serde(default)]
+    pub spectral_norm: SpectralNormMode,
+    /// Accept rows with norm > 1; no certificate is then issued.
+    #[serde(default)]
+    pub allow_unnormalized: bool,
+    /// Compute the exact residual ‖∇L_b(w⁻; D′)‖ for every request (two passes over X).
+    #[serde(default = "yes")]
+    pub exact_residual: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl CertifiedParams {
+    /// Paper defaults around `model`: ε = 1, δ = 1e-4, data-dependent bound, Cholesky steps,
+    /// Algorithm 2's retraining.
+    pub fn new(model: LinearModelParams) -> Self {
+        Self {
+            model,
+            epsilon: 1.0,
+            delta: 1e-4,
+            bound: BoundKind::default(),
+            solver: StepSolver::default(),
+            budget_policy: BudgetPolicy::default(),
+            spectral_norm: SpectralNormMode::default(),
+            allow_unnormalized: false,
+            exact_residual: true,
+        }
+    }
+
+    /// Checks every parameter.
+    pub fn check(&self) -> Result<()> {
+        self.model.check()?;
+        if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
+            return Err(RemovalError::InvalidEpsilon {
+                value: self.epsilon,
+            });
+        }
+        if self.model.noise == NoiseKind::Gaussian && !(self.delta > 0.0 && self.delta < 1.0) {
+            return Err(RemovalError::InvalidDelta { value: self.delta });
+        }
+        Ok(())
+    }
+
+    /// The residual budget σε/c (Gaussian) or σε (Gamma-norm).
+    pub fn budget(&self) -> f64 {
+        self.model
+            .noise
+            .residual_budget(self.model.sigma, self.epsilon, self.delta)
+    }
+}
+
+/// One binary model of a certified model (the only one for binary data; one per class for
+/// one-vs-rest).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassModel {
+    /// The class this model separates (+1) from the rest, for one-vs-rest; `None` for binary.
+    pub class: Option<f64>,
+    /// Its ±1 (or real, for squared loss) labels.
+    pub labels: DVector<f64>,
+    /// Current weights.
+    pub weights: DVector<f64>,
+    /// Current perturbation b.
+    pub noise: DVector<f64>,
+    /// Training residual r₀ of the last (re)training.
+    pub training_residual: f64,
+}
+
+/// Summary of the last (re)training.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainSummary {
+    /// Seconds to train all class models.
+    pub seconds: f64,
+    /// Solver iterations summed over class models.
+    pub iterations: usize,
+    /// Σ_k r₀_k: the class-summed training residual.
+    pub residual_norm: f64,
+    /// Seconds for the ‖X‖₂ upper bound (once per model, at the first training).
+    pub spectral_norm_seconds: f64,
+}
+
+/// The certificate of one removal request (all norms in sum scale).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Certificate {
+    /// 1-based request number.
+    pub request: usize,
+    /// The removed rows (0-based indices into the training set).
+    pub indices: Vec<usize>,
+    /// Rows remaining after the request.
+    pub n_remaining: usize,
+    /// Which bound is the certificate (`data_dependent` or `tight`).
+    pub bound_kind: String,
+    /// The upper bound on ‖X‖₂ the bounds used.
+    pub spectral_norm: f64,
+    /// How the step was solved.
+    pub solver: String,
+    /// γ‖X‖₂‖v‖‖Xv‖, summed over class models (Corollary 1/2).
+    pub bound_data_dependent: f64,
+    /// (γ/2)‖X‖₂‖Xv‖₄², summed over class models (beyond the paper).
+    pub bound_tight: f64,
+    /// γ(n − m)‖v‖², summed over class models.
+    pub bound_gamma_n_v2: f64,
+    /// 4γm²C²/(λ²(n − m)), summed over class models (Theorem 1; valid for b = 0 only, never
+    /// used as the certificate).
+    pub bound_worst_case: f64,
+    /// ‖Hv − Δ‖ summed over class models (round-off for Cholesky).
+    pub solve_residual: f64,
+    /// The bound charged to the budget: the chosen bound plus the solve residual.
+    pub certificate_bound: f64,
+    /// ‖∇L_b‖ of the Newton step's model on the remaining rows, including bᵀw, summed over
+    /// classes (diagnostic; `None` if not computed).
+    pub step_residual_norm: Option<f64>,
+    /// ‖∇L_b‖ of the released model: the step's, or r₀ of the retrained model.
+    pub residual_norm: Option<f64>,
+    /// β before the request.
+    pub beta_before: f64,
+    /// β after the request (Σ_k r₀_k after a retrain).
+    pub beta: f64,
+    /// The budget σε/c (or σε).
+    pub budget: f64,
+    /// c(δ) = √(2 ln(1.5/δ)) (1 for the Gamma-norm noise).
+    pub c_delta: f64,
+    /// The target ε.
+    pub epsilon: f64,
+    /// δ.
+    pub delta: f64,
+    /// The ε certified by β: β·c/σ (∞ when σ = 0).
+    pub epsilon_spent: f64,
+    /// Whether the model was retrained from scratch with a fresh b.
+    pub retrained: bool,
+    /// Whether the released model is (ε, δ)-certified: noise σ > 0, every row ‖x‖ ≤ 1, a convex
+    /// loss, and β ≤ budget. (Squared loss: the step is exact; β stays r₀.)
+    pub certified: bool,
+    /// Whether the step is exact (γ = 0: squared loss).
+    pub exact_step: bool,
+    /// Seconds for the whole request (step, bounds, retraining if any).
+    pub seconds: f64,
+    /// Seconds for the Newton step and its bounds.
+    pub step_seconds: f64,
+    /// Seconds of retraining (0 if none).
+    pub retrain_seconds: f64,
+    /// Per-class step details.
+    pub classes: Vec<StepReport>,
+    /// SHA-256 of the released weights (bit patterns), for replay.
+    pub weights_sha256: String,
+}
+
+/// A model trained on the perturbed objective that can remove rows with certificates.
+#[derive(Clone, Debug)]
+pub struct CertifiedModel {
+    params: CertifiedParams,
+    seed: u64,
+    data: Arc<Dataset>,
+    active: Vec<bool>,
+    n_active: usize,
+    classes: Vec<ClassModel>,
+    spectral_norm: f64,
+    /// XᵀX of the remaining rows (only in [`SpectralNormMode::Remaining`]).
+    gram: Option<DMatrix<f64>>,
+    beta: f64,
+    requests: usize,
+    retrains: u32,
+    certifiable: bool,
+    explicit_noise: bool,
+    train: TrainSummary,
+}
+
+impl CertifiedModel {
+    /// Trains on `data` with b drawn from the training streams of `seed`.
+    ///
+    /// Binary data (labels ±1, or real labels for the squared loss) gives one model; class ids
+    /// with a logistic loss give one-vs-rest with one b_k per class.
+    pub fn train(params: CertifiedParams, data: Arc<Dataset>, seed: u64) -> Result<Self> {
+        Self::train_impl(params, data, seed, None)
+    }
+
+    /// Trains with explicit perturbations (one per class model), e.g. to replay another
+    /// implementation's run. Retraining still draws fresh b from `seed`'s streams.
+    pub fn train_with_noise(
+        params: CertifiedParams,
+        data: Arc<Dataset>,
+        seed: u64,
+        noise: Vec<DVector<f64>>,
+    ) -> Result<Self> {
+        Self::train_impl(params, data, seed, Some(noise))
+    }
+
+    fn train_impl(
+        params: CertifiedParams,
+        data: Arc<Dataset>,
+        seed: u64,
+        noise: Option<Vec<DVector<f64>>>,
+    ) -> Result<Self> {
+        params.check()?;
+        if data.is_empty() {
+            return Err(RemovalError::Data(lethe_data::DataError::Empty {
+                context: "certified training needs at least one row".into(),
+            }));
+        }
+        let certifiable_norms = match data.check_row_norms(1e-12) {
+            Ok(()) => true,
+            Err(lethe_data::DataError::RowNormExceeded { row, norm }) => {
+                if !params.allow_unnormalized {
+                    return Err(RemovalError::RowNormExceeded { row, norm });
+                }
+                false
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let loss = params.model.loss;
+        let label_sets: Vec<(Option<f64>, DVector<f64>)> =
+            if !loss.needs_binary_labels() || data.check_binary_labels().is_ok() {
+                vec![(None, data.labels().clone())]
+            } else {
+                let classes = data.classes();
+                if classes.len() < 2 {
+                    return Err(lethe_models::ModelError::TooFewClasses {
+                        found: classes.len(),
+                    }
+                    .into());
+                }
+                classes
+                    .iter()
+                    .map(|&c| (Some(c), one_vs_rest_labels(data.labels(), c)))
+                    .collect()
+            };
+        let d = data.n_features();
+        let explicit_noise = noise.is_some();
+        let noises = match noise {
+            Some(v) => {
+                if v.len() != label_sets.len() {
+                    return Err(RemovalError::NoiseCount {
+                        expected: label_sets.len(),
+                        found: v.len(),
+                    });
+                }
+                v
+            }
+            None => (0..label_sets.len())
+                .map(|k| {
+                    params
+                        .model
+                        .draw_noise(d, seed, Stream::TrainingNoise { class: k as u32 })
+                })
+                .collect::<lethe_models::Result<Vec<_>>>()?,
+        };
+        let start = Instant::now();
+        let mut classes = Vec::with_capacity(label_sets.len());
+        let mut iterations = 0;
+        for ((class, labels), b) in label_sets.into_iter().zip(noises) {
+            let m = params
+                .model
+                .fit_parts(data.features(), &labels, None, b, None)?;
+            iterations += m.report.iterations;
+            classes.push(ClassModel {
+                class,
+                labels,
+                weights: m.weights,
+                noise: m.noise,
+                training_residual: m.report.residual_norm,
+            });
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let (spectral_norm, gram) = if loss.gamma() > 0.0 {
+            let gram = weighted_gram(data.features(), &vec![1.0; data.n_samples()], 0.0)?;
+            let norm = spectral_norm_upper_bound_from_gram(&gram, data.n_samples())?;
+            let keep = params.spectral_norm == SpectralNormMode::Remaining;
+            (norm, keep.then_some(gram))
+        } else {
+            (0.0, None)
+        };
+        let spectral_norm_seconds = t.elapsed().as_secs_f64();
+        let beta = classes.iter().map(|c| c.training_residual).sum();
+        let n = data.n_samples();
+        Ok(Self {
+            params,
+            seed,
+            active: vec![true; n],
+            n_active: n,
+            classes,
+            spectral_norm,
+            gram,
+            beta,
+            requests: 0,
+            retrains: 0,
+            certifiable: certifiable_norms && params.model.sigma > 0.0,
+            explicit_noise,
+            train: TrainSummary {
+                seconds,
+                iterations,
+                residual_norm: beta,
+                spectral_norm_seconds,
+            },
+            data,
+        })
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &CertifiedParams {
+        &self.params
+    }
+
+    /// The seed every random stream derives from.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The training data (all rows, removed or not).
+    pub fn data(&self) -> &Arc<Dataset> {
+        &self.data
+    }
+
+    /// Which rows remain.
+    pub fn active(&self) -> &[bool] {
+        &self.active
+    }
+
+    /// The 0-based indices of the remaining rows.
+    pub fn remaining_indices(&self) -> Vec<usize> {
+        (0..self.active.len()).filter(|&i| self.active[i]).collect()
+    }
+
+    /// Number of remaining rows.
+    pub fn n_remaining(&self) -> usize {
+        self.n_active
+    }
+
+    /// The class models (one for binary data).
+    pub fn class_models(&self) -> &[ClassModel] {
+        &self.classes
+    }
+
+    /// The weights as a d × K matrix (K = 1 for binary models).
+    pub fn weight_matrix(&self) -> DMatrix<f64> {
+        DMatrix::from_columns(
+            &self
+                .classes
+                .iter()
+                .map(|c| c.weights.clone())
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// The rigorous upper bound on ‖X‖₂ used by the bounds (of the full training data).
+    pub fn spectral_norm(&self) -> f64 {
+        self.spectral_norm
+    }
+
+    /// The accumulated residual β.
+    pub fn beta(&self) -> f64 {
+        self.beta
+    }
+
+    /// The budget σε/c.
+    pub fn budget(&self) -> f64 {
+        self.params.budget()
+    }
+
+    /// Requests served so far.
+    pub fn requests(&self) -> usize {
+        self.requests
+    }
+
+    /// Retrains so far.
+    pub fn retrains(&self) -> u32 {
+        self.retrains
+    }
+
+    /// Whether the model trained with explicit (not seeded) noise.
+    pub fn explicit_noise(&self) -> bool {
+        self.explicit_noise
+    }
+
+    /// The last training's summary.
+    pub fn train_summary(&self) -> &TrainSummary {
+        &self.train
+    }
+
+    /// Whether the current model is certified (σ > 0, rows ‖x‖ ≤ 1 and β ≤ budget).
+    pub fn is_certified(&self) -> bool {
+        self.certifiable && self.beta <= self.budget()
+    }
+
+    /// Decision values X W (n × K).
+    pub fn decision_function(&self, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
+        if x.ncols() != self.data.n_features() {
+            return Err(RemovalError::Data(
+                lethe_data::DataError::DimensionMismatch {
+                    expected: self.data.n_features(),
+                    found: x.ncols(),
+                    context: "features given to a certified model".into(),
+                },
+            ));
+        }
+        Ok(x * self.weight_matrix())
+    }
+
+    /// Accuracy on `data`: sign agreement for binary models, arg-max class for one-vs-rest,
+    /// and NaN for the squared loss (use [`CertifiedModel::decision_function`]).
+    pub fn accuracy(&self, data: &Dataset) -> Result<f64> {
+        let z = self.decision_function(data.features())?;
+        if !self.params.model.loss.needs_binary_labels() {
+            return Ok(f64::NAN);
+        }
+        if self.classes.len() == 1 {
+            let col = z.column(0).into_owned();
+            return Ok(lethe_models::model::sign_accuracy(&col, data.labels()));
+        }
+        let hits = (0..z.nrows())
+            .filter(|&i| {
+                let k = z.row(i).transpose().argmax().0;
+                self.classes[k].class == Some(data.labels()[i])
+            })
+            .count();
+        Ok(hits as f64 / z.nrows() as f64)
+    }
+
+    /// SHA-256 of the weights' bit patterns (class by class).
+    pub fn weights_sha256(&self) -> String {
+        let mut h = Sha256::new();
+        for c in &self.classes {
+            for w in c.weights.iter() {
+                h.update(w.to_bits().to_le_bytes());
+            }
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Checks a request without changing anything.
+    pub fn validate_request(&self, indices: &[usize]) -> Result<()> {
+        validate_request(&self.active, self.n_active, indices)
+    }
+
+    /// Removes the rows `indices` (one index: a single removal; several: one batch step) and
+    /// returns the certificate. Invalid requests are errors and change nothing.
+    pub fn remove(&mut self, indices: &[usize]) -> Result<Certificate> {
+        self.validate_request(indices)?;
+        let start = Instant::now();
+        let mut remaining = self.active.clone();
+        for &i in indices {
+            remaining[i] = false;
+        }
+        let n_remaining = self.n_active - indices.len();
+        let loss = self.params.model.loss;
+        let new_gram = match &self.gram {
+            Some(g) => {
+                let mut g = g.clone();
+                gram_downdate(&mut g, self.data.features(), indices);
+                Some(g)
+            }
+            None => None,
+        };
+        let spectral_norm = match &new_gram {
+            Some(g) => spectral_norm_upper_bound_from_gram(g, n_remaining)?.min(self.spectral_norm),
+            None => self.spectral_norm,
+        };
+        let mut steps = Vec::with_capacity(self.classes.len());
+        let mut new_weights = Vec::with_capacity(self.classes.len());
+        for class in &self.classes {
+            let out = newton_step(
+                &StepInput {
+                    x: self.data.features(),
+                    y: &class.labels,
+                    remaining: &remaining,
+                    n_remaining,
+                    removed: indices,
+                    w: &class.weights,
+                    b: &class.noise,
+                    loss,
+                    lambda: self.params.model.lambda,
+                    spectral_norm,
+                    exact_residual: self.params.exact_residual,
+                },
+                self.params.solver,
+            )?;
+            steps.push(out.report);
+            new_weights.push(out.w_new);
+        }
+        let step_seconds = start.elapsed().as_secs_f64();
+        let sum = |f: fn(&StepReport) -> f64| steps.iter().map(f).sum::<f64>();
+        let bound_data_dependent = sum(|s| s.bound_data_dependent);
+        let bound_tight = sum(|s| s.bound_tight);
+        let solve_residual = sum(|s| s.solve_residual);
+        let chosen = match self.params.bound {
+            BoundKind::DataDependent => bound_data_dependent,
+            BoundKind::Tight => bound_tight,
+        };
+        let certificate_bound = chosen + solve_residual;
+        let step_residual_norm = if self.params.exact_residual {
+            Some(steps.iter().filter_map(|s| s.exact_residual).sum())
+        } else {
+            None
+        };
+        let budget = self.budget();
+        let beta_before = self.beta;
+        let retrain = self.params.budget_policy == BudgetPolicy::Retrain
+            && !(beta_before + certificate_bound <= budget);
+
+        // Commit: nothing above changed the model.
+        self.active = remaining;
+        self.n_active = n_remaining;
+        self.gram = new_gram;
+        self.requests += 1;
+        let mut retrain_seconds = 0.0;
+        let residual_norm;
+        if retrain {
+            let t = Instant::now();
+            self.retrain_all()?;
+            retrain_seconds = t.elapsed().as_secs_f64();
+            residual_norm = Some(self.beta);
+        } else {
+            for (class, w) in self.classes.iter_mut().zip(new_weights) {
+                class.weights = w;
+            }
+            self.beta = beta_before + certificate_bound;
+            residual_norm = step_residual_norm;
+        }
+        let noise = self.params.model.noise;
+        Ok(Certificate {
+            request: self.requests,
+            indices: indices.to_vec(),
+            n_remaining,
+            bound_kind: self.params.bound.name().into(),
+            spectral_norm,
+            solver: self.params.solver.name().into(),
+            bound_data_dependent,
+            bound_tight,
+            bound_gamma_n_v2: sum(|s| s.bound_gamma_n_v2),
+            bound_worst_case: sum(|s| s.bound_worst_case),
+            solve_residual,
+            certificate_bound,
+            step_residual_norm,
+            residual_norm,
+            beta_before,
+            beta: self.beta,
+            budget,
+            c_delta: match noise {
+                NoiseKind::Gaussian => gaussian_c(self.params.delta),
+                NoiseKind::GammaNorm => 1.0,
+            },
+            epsilon: self.params.epsilon,
+            delta: self.params.delta,
+            epsilon_spent: noise.epsilon_for_residual(
+                self.params.model.sigma,
+                self.beta,
+                self.params.delta,
+            ),
+            retrained: retrain,
+            certified: self.is_certified(),
+            exact_step: loss.gamma() == 0.0,
+            seconds: start.elapsed().as_secs_f64(),
+            step_seconds,
+            retrain_seconds,
+            classes: steps,
+            weights_sha256: self.weights_sha256(),
+        })
+    }
+
+    /// Algorithm 2's retraining: every class model from scratch (w = 0) on the remaining rows
+    /// with a fresh b from the retrain stream; β ← Σ_k r₀_k.
+    fn retrain_all(&mut self) -> Result<()> {
+        self.retrains += 1;
+        let d = self.data.n_features();
+        let mut beta = 0.0;
+        for (k, class) in self.classes.iter_mut().enumerate() {
+            let b = self.params.model.draw_noise(
+                d,
+                self.seed,
+                Stream::RetrainNoise {
+                    class: k as u32,
+                    retrain: self.retrains,
+                },
+            )?;
+            let m = self.params.model.fit_parts(
+                self.data.features(),
+                &class.labels,
+                Some(&self.active),
+                b,
+                None,
+            )?;
+            class.weights = m.weights;
+            class.noise = m.noise;
+            class.training_residual = m.report.residual_norm;
+            beta += m.report.residual_norm;
+        }
+        self.beta = beta;
+        Ok(())
+    }
+}
+
+/// Checks a request against the remaining rows: non-empty, known, not duplicated, not
+/// already removed, and leaving at least one row.
+pub fn validate_request(active: &[bool], n_active: usize, indices: &[usize]) -> Result<()> {
+    if indices.is_empty() {
+        return Err(RemovalError::EmptyRequest);
+    }
+    let mut seen = std::collections::HashSet::with_capacity(indices.len());
+    for &i in indices {
+        if i >= active.len() {
+            return Err(RemovalError::UnknownRow {
+                index: i,
+                n: active.len(),
+            });
+        }
+        if !seen.insert(i) {
+            return Err(RemovalError::DuplicateRow { index: i });
+        }
+        if !active[i] {
+            return Err(RemovalError::AlreadyRemoved { index: i });
+        }
+    }
+    if indices.len() >= n_active {
+        return Err(RemovalError::WouldEmpty {
+            requested: indices.len(),
+            remaining: n_active,
+        });
+    }
+    Ok(())
+}

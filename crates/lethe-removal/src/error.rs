@@ -1,0 +1,97 @@
+//! Typed errors of lethe-removal.
+
+use lethe_data::DataError;
+use lethe_models::ModelError;
+
+/// Everything that can go wrong while configuring a certified model or removing rows.
+///
+/// A request that fails validation changes nothing: the model, β and the ledger are as before.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RemovalError {
+    /// The request names no rows.
+    #[error("the removal request is empty")]
+    EmptyRequest,
+    /// A row index outside the training set.
+    #[error("row {index} does not exist (the training set has {n} rows)")]
+    UnknownRow {
+        /// The requested index.
+        index: usize,
+        /// Rows in the training set.
+        n: usize,
+    },
+    /// The same row twice in one request.
+    #[error("row {index} appears more than once in the request")]
+    DuplicateRow {
+        /// The repeated index.
+        index: usize,
+    },
+    /// A row that an earlier request removed.
+    #[error("row {index} was already removed")]
+    AlreadyRemoved {
+        /// The index.
+        index: usize,
+    },
+    /// The request would leave no rows to train on.
+    #[error("removing {requested} rows would leave none of the {remaining} remaining rows")]
+    WouldEmpty {
+        /// Rows in the request.
+        requested: usize,
+        /// Rows remaining before the request.
+        remaining: usize,
+    },
+    /// ε must be finite and > 0.
+    #[error("epsilon must be finite and > 0, got {value}")]
+    InvalidEpsilon {
+        /// The rejected value.
+        value: f64,
+    },
+    /// δ must lie in (0, 1) for Gaussian noise.
+    #[error("delta must lie in (0, 1), got {value}")]
+    InvalidDelta {
+        /// The rejected value.
+        value: f64,
+    },
+    /// A row has norm > 1 and the caller did not opt out of the check.
+    #[error(
+        "row {row} has norm {norm} > 1: the certificate needs ‖x_i‖ ≤ 1 (normalise the rows, or \
+         opt out with allow_unnormalized, in which case no certificate is issued)"
+    )]
+    RowNormExceeded {
+        /// The offending row.
+        row: usize,
+        /// Its norm.
+        norm: f64,
+    },
+    /// Explicit per-class noise vectors do not match the number of class models.
+    #[error("expected {expected} noise vectors (one per class model), got {found}")]
+    NoiseCount {
+        /// Number of class models.
+        expected: usize,
+        /// Number given.
+        found: usize,
+    },
+    /// A ledger could not be written, read or replayed.
+    #[error("ledger {path}: {what}")]
+    Ledger {
+        /// The ledger file.
+        path: String,
+        /// What went wrong (line number included where it applies).
+        what: String,
+    },
+    /// Invalid data.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// Training or a kernel failed.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+impl From<lethe_models::linalg::LinalgError> for RemovalError {
+    fn from(e: lethe_models::linalg::LinalgError) -> Self {
+        RemovalError::Model(ModelError::Linalg(e))
+    }
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = RemovalError> = std::result::Result<T, E>;

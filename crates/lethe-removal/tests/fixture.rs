@@ -1,0 +1,174 @@
+//! The DESIGN.md §1 fixture, to 1e-12.
+
+use std::sync::Arc;
+
+use lethe_data::Dataset;
+use lethe_models::{LinearModelParams, SolverOptions};
+use lethe_removal::{BudgetPolicy, CertifiedModel, CertifiedParams, SpectralNormMode};
+use nalgebra::DVector;
+
+const TOL: f64 = 1e-12;
+
+fn data(labels: Vec<f64>) -> Arc<Dataset> {
+    let raw: [[f64; 2]; 6] = [
+        [1.0, 2.0],
+        [2.0, -1.0],
+        [-1.0, -1.5],
+        [0.5, 0.5],
+        [-2.0, 1.0],
+        [1.5, -0.5],
+    ];
+    let rows: Vec<Vec<f64>> = raw
+        .iter()
+        .map(|r| {
+            let n = (r[0] * r[0] + r[1] * r[1]).sqrt();
+            vec![r[0] / n, r[1] / n]
+        })
+        .collect();
+    Arc::new(Dataset::from_rows(&rows, labels).unwrap())
+}
+
+fn logistic_model() -> CertifiedModel {
+    let mut model = LinearModelParams::logistic(0.1, 1.0);
+    model.solver = SolverOptions {
+        tolerance: 1e-13,
+        ..SolverOptions::default()
+    };
+    let mut params = CertifiedParams::new(model);
+    params.budget_policy = BudgetPolicy::Never;
+    params.spectral_norm = SpectralNormMode::Remaining;
+    CertifiedModel::train_with_noise(
+        params,
+        data(vec![1.0, 1.0, -1.0, 1.0, -1.0, -1.0]),
+        0,
+        vec![DVector::from_vec(vec![0.3, -0.2])],
+    )
+    .unwrap()
+}
+
+fn close(a: f64, b: f64, what: &str) {
+    assert!(
+        (a - b).abs() <= TOL,
+        "{what}: {a} vs {b} (diff {:e})",
+        (a - b).abs()
+    );
+}
+
+#[test]
+fn single_removal_matches_the_fixture() {
+    let mut m = logistic_model();
+    let w = &m.class_models()[0].weights;
+    close(w[0], 0.649819846191317, "w*[0]");
+    close(w[1], 0.9405570922681326, "w*[1]");
+    let c = m.remove(&[5]).unwrap();
+    let s = &c.classes[0];
+    close(
+        s.delta_norm,
+        (0.6143559425829699f64.powi(2) + 0.08906894342779946f64.powi(2)).sqrt(),
+        "‖Δ‖",
+    );
+    close(
+        s.v_norm,
+        (0.5730757902882424f64.powi(2) + 0.12311473227526396f64.powi(2)).sqrt(),
+        "‖v‖",
+    );
+    let w = &m.class_models()[0].weights;
+    close(w[0], 1.2228956364795596, "w⁻[0]");
+    close(w[1], 0.8174423599928686, "w⁻[1]");
+    close(
+        c.step_residual_norm.unwrap(),
+        0.0169912793782803,
+        "exact residual",
+    );
+    close(
+        c.spectral_norm,
+        1.7526471050661814,
+        "‖X′‖₂ bound (remaining rows)",
+    );
+    assert!(m.spectral_norm() >= c.spectral_norm);
+    close(
+        c.bound_data_dependent,
+        0.23163507803328529,
+        "data-dependent",
+    );
+    close(c.bound_gamma_n_v2, 0.42946637339712934, "γ(n−1)‖v‖²");
+    close(c.bound_worst_case, 20.0, "worst case");
+    assert!(c.solve_residual < 1e-14);
+    assert!(c.bound_tight <= c.bound_data_dependent / 2.0);
+    assert!(c.step_residual_norm.unwrap() <= c.bound_tight);
+}
+
+#[test]
+fn fixture_spectral_norm_of_remaining_rows() {
+    // ‖X′‖₂ in the fixture is of the remaining rows; removing rows never increases it, so the
+    // full-data bound we use is ≥ it.
+    let d = data(vec![1.0; 6]);
+    let rest = d.without(&[5]).unwrap();
+    let s = rest
+        .features()
+        .clone()
+        .svd(false, false)
+        .singular_values
+        .max();
+    close(s, 1.7526471050661814, "‖X′‖₂");
+}
+
+#[test]
+fn batch_removal_matches_the_fixture() {
+    let mut m = logistic_model();
+    let c = m.remove(&[4, 5]).unwrap();
+    let w = &m.class_models()[0].weights;
+    close(w[0], 0.9523863271964212, "w⁻[0]");
+    close(w[1], 1.1424045378972951, "w⁻[1]");
+    close(
+        c.step_residual_norm.unwrap(),
+        0.016179659998091355,
+        "exact residual",
+    );
+    close(
+        c.bound_data_dependent,
+        0.09577937817300641,
+        "data-dependent",
+    );
+    close(c.bound_worst_case, 100.0, "worst case");
+}
+
+#[test]
+fn sequential_removals_match_the_fixture() {
+    let mut m = logistic_model();
+    let r0 = m.beta();
+    assert!(r0 < 1e-13);
+    let c1 = m.remove(&[5]).unwrap();
+    let c2 = m.remove(&[4]).unwrap();
+    close(c1.bound_data_dependent, 0.23163507803328529, "first bound");
+    close(c2.bound_data_dependent, 0.09178596210333242, "second bound");
+    close(m.beta(), 0.3234210401366177, "β");
+    close(
+        c2.step_residual_norm.unwrap(),
+        0.023172950841489445,
+        "exact residual",
+    );
+}
+
+#[test]
+fn squared_loss_step_equals_retraining() {
+    let labels = vec![0.5, 1.0, -0.3, 0.2, -1.0, 0.7];
+    let mut model = LinearModelParams::squared(0.1, 1.0);
+    model.solver.tolerance = 1e-13;
+    let mut params = CertifiedParams::new(model);
+    params.budget_policy = BudgetPolicy::Never;
+    let mut m = CertifiedModel::train_with_noise(
+        params,
+        data(labels),
+        0,
+        vec![DVector::from_vec(vec![0.3, -0.2])],
+    )
+    .unwrap();
+    let c = m.remove(&[5]).unwrap();
+    assert!(c.exact_step);
+    assert_eq!(c.bound_data_dependent, 0.0);
+    let w = &m.class_models()[0].weights;
+    assert!((w[0] - 0.7891523597105756).abs() < 1e-15, "{}", w[0]);
+    assert!((w[1] - -0.15112416851190802).abs() < 1e-15, "{}", w[1]);
+    assert!(c.step_residual_norm.unwrap() < 1e-14);
+}

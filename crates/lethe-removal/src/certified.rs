@@ -7,7 +7,7 @@ use std::time::Instant;
 use lethe_data::Dataset;
 use lethe_models::linalg::{gram_downdate, spectral_norm_upper_bound_from_gram, weighted_gram};
 use lethe_models::model::one_vs_rest_labels;
-use lethe_models::{LinearModelParams, Loss, NoiseKind, Stream, gaussian_c};
+use lethe_models::{LinearModelParams, Loss, LossKind, NoiseKind, Stream, gaussian_c};
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -275,22 +275,7 @@ impl CertifiedModel {
             Err(e) => return Err(e.into()),
         };
         let loss = params.model.loss;
-        let label_sets: Vec<(Option<f64>, DVector<f64>)> =
-            if !loss.needs_binary_labels() || data.check_binary_labels().is_ok() {
-                vec![(None, data.labels().clone())]
-            } else {
-                let classes = data.classes();
-                if classes.len() < 2 {
-                    return Err(lethe_models::ModelError::TooFewClasses {
-                        found: classes.len(),
-                    }
-                    .into());
-                }
-                classes
-                    .iter()
-                    .map(|&c| (Some(c), one_vs_rest_labels(data.labels(), c)))
-                    .collect()
-            };
+        let label_sets = label_sets(&data, loss)?;
         let d = data.n_features();
         let explicit_noise = noise.is_some();
         let noises = match noise {
@@ -470,17 +455,8 @@ impl CertifiedModel {
         if !self.params.model.loss.needs_binary_labels() {
             return Ok(f64::NAN);
         }
-        if self.classes.len() == 1 {
-            let col = z.column(0).into_owned();
-            return Ok(lethe_models::model::sign_accuracy(&col, data.labels()));
-        }
-        let hits = (0..z.nrows())
-            .filter(|&i| {
-                let k = z.row(i).transpose().argmax().0;
-                self.classes[k].class == Some(data.labels()[i])
-            })
-            .count();
-        Ok(hits as f64 / z.nrows() as f64)
+        let classes: Vec<Option<f64>> = self.classes.iter().map(|c| c.class).collect();
+        Ok(decision_accuracy(&z, &classes, data.labels()))
     }
 
     /// SHA-256 of the weights' bit patterns (class by class).
@@ -654,6 +630,37 @@ impl CertifiedModel {
         self.beta = beta;
         Ok(())
     }
+}
+
+/// The label vectors of the class models: one (the labels themselves) for ±1 data or the
+/// squared loss, else one ±1 vector per class (one-vs-rest) with its class label.
+pub fn label_sets(data: &Dataset, loss: LossKind) -> Result<Vec<(Option<f64>, DVector<f64>)>> {
+    if !loss.needs_binary_labels() || data.check_binary_labels().is_ok() {
+        return Ok(vec![(None, data.labels().clone())]);
+    }
+    let classes = data.classes();
+    if classes.len() < 2 {
+        return Err(lethe_models::ModelError::TooFewClasses {
+            found: classes.len(),
+        }
+        .into());
+    }
+    Ok(classes
+        .iter()
+        .map(|&c| (Some(c), one_vs_rest_labels(data.labels(), c)))
+        .collect())
+}
+
+/// Accuracy of decision values `z` (n × K) against `labels`: sign agreement with ±1 labels for
+/// one column, arg-max class for one-vs-rest (`classes[k]` is column k's class).
+pub fn decision_accuracy(z: &DMatrix<f64>, classes: &[Option<f64>], labels: &DVector<f64>) -> f64 {
+    if z.ncols() == 1 {
+        return lethe_models::model::sign_accuracy(&z.column(0).into_owned(), labels);
+    }
+    let hits = (0..z.nrows())
+        .filter(|&i| classes[z.row(i).transpose().argmax().0] == Some(labels[i]))
+        .count();
+    hits as f64 / z.nrows() as f64
 }
 
 /// Checks a request against the remaining rows: non-empty, known, not duplicated, not

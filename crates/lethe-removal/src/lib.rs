@@ -53,12 +53,16 @@ mod certified;
 mod error;
 pub mod ledger;
 pub mod step;
+pub mod strategy;
 
 pub use bounds::BoundKind;
 pub use certified::{
     BudgetPolicy, Certificate, CertifiedModel, CertifiedParams, ClassModel, SpectralNormMode,
-    TrainSummary, validate_request,
+    TrainSummary, decision_accuracy, label_sets, validate_request,
 };
 pub use error::{RemovalError, Result};
 pub use ledger::{Ledger, verify};
 pub use step::{StepReport, StepSolver};
+pub use strategy::{
+    Guarantee, RemovalOutcome, RemovalStrategy, RetrainNoise, RetrainStrategy, weight_distance,
+};

@@ -1,0 +1,149 @@
+//! Removal strategies behind one trait, so one experiment can run every strategy on the same
+//! request sequence and report the same fields (DESIGN §2).
+//!
+//! - `newton`: certified removal ([`crate::CertifiedModel`]), (ε, δ)-certified;
+//! - `retrain`: Algorithm 1 on the remaining rows with a fresh b — the exact reference
+//!   ([`RetrainStrategy`]).
+
+mod retrain;
+
+pub use retrain::{RetrainNoise, RetrainStrategy};
+
+use lethe_data::Dataset;
+use nalgebra::{DMatrix, DVector};
+use serde::{Deserialize, Serialize};
+
+use crate::certified::{Certificate, CertifiedModel, decision_accuracy};
+use crate::error::Result;
+
+/// What a strategy guarantees about its released models.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Guarantee {
+    /// The released model has exactly the distribution of retraining from scratch.
+    Exact,
+    /// (ε, δ)-certified removal (Guo et al. 2020) while β ≤ budget.
+    Certified {
+        /// ε.
+        epsilon: f64,
+        /// δ.
+        delta: f64,
+    },
+    /// No formal guarantee (a heuristic).
+    None,
+}
+
+/// What one request did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RemovalOutcome {
+    /// 1-based request number.
+    pub request: usize,
+    /// The removed rows.
+    pub indices: Vec<usize>,
+    /// Wall-clock seconds for the request.
+    pub seconds: f64,
+    /// Whether any model was retrained from scratch.
+    pub retrained: bool,
+    /// The certificate, for certified strategies.
+    pub certificate: Option<Certificate>,
+}
+
+/// A way to remove training rows from a trained model.
+///
+/// Implementations own their training data and which rows remain; a request that fails
+/// validation is an error and changes nothing (see [`crate::validate_request`]).
+pub trait RemovalStrategy: Send {
+    /// Short name (`newton`, `retrain`, …).
+    fn name(&self) -> &str;
+    /// The guarantee of the released models.
+    fn guarantee(&self) -> Guarantee;
+    /// Removes rows (one request; several indices form one batch).
+    fn remove(&mut self, indices: &[usize]) -> Result<RemovalOutcome>;
+    /// Which training rows remain.
+    fn active(&self) -> &[bool];
+    /// Decision values, one column per class model (one column for binary models).
+    fn decision_function(&self, x: &DMatrix<f64>) -> Result<DMatrix<f64>>;
+    /// The class of each decision column (`None` for a binary model).
+    fn classes(&self) -> Vec<Option<f64>>;
+    /// The weights as a d × K matrix, for single linear models; `None` for ensembles.
+    fn weights(&self) -> Option<DMatrix<f64>>;
+
+    /// Accuracy on `data` (sign agreement for binary, arg-max class for one-vs-rest).
+    fn accuracy(&self, data: &Dataset) -> Result<f64> {
+        let z = self.decision_function(data.features())?;
+        Ok(decision_accuracy(&z, &self.classes(), data.labels()))
+    }
+
+    /// Accuracy on the rows `indices` of the training data `train` (e.g. the removed rows).
+    fn accuracy_on_rows(&self, train: &Dataset, indices: &[usize]) -> Result<f64> {
+        let rows = train.select(indices)?;
+        self.accuracy(&rows)
+    }
+}
+
+impl RemovalStrategy for CertifiedModel {
+    fn name(&self) -> &str {
+        "newton"
+    }
+
+    fn guarantee(&self) -> Guarantee {
+        Guarantee::Certified {
+            epsilon: self.params().epsilon,
+            delta: self.params().delta,
+        }
+    }
+
+    fn remove(&mut self, indices: &[usize]) -> Result<RemovalOutcome> {
+        let c = CertifiedModel::remove(self, indices)?;
+        Ok(RemovalOutcome {
+            request: c.request,
+            indices: c.indices.clone(),
+            seconds: c.seconds,
+            retrained: c.retrained,
+            certificate: Some(c),
+        })
+    }
+
+    fn active(&self) -> &[bool] {
+        CertifiedModel::active(self)
+    }
+
+    fn decision_function(&self, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
+        CertifiedModel::decision_function(self, x)
+    }
+
+    fn classes(&self) -> Vec<Option<f64>> {
+        self.class_models().iter().map(|c| c.class).collect()
+    }
+
+    fn weights(&self) -> Option<DMatrix<f64>> {
+        Some(self.weight_matrix())
+    }
+}
+
+/// ‖w − w′‖ per class column (Frobenius over columns when summed by the caller).
+pub fn weight_distance(a: &DMatrix<f64>, b: &DMatrix<f64>) -> Vec<f64> {
+    a.column_iter()
+        .zip(b.column_iter())
+        .map(|(x, y)| (x - y).norm())
+        .collect()
+}
+
+/// Helper for strategies: the decision values of one weight column per class model.
+pub(crate) fn decision_from_weights(
+    x: &DMatrix<f64>,
+    weights: &[DVector<f64>],
+) -> Result<DMatrix<f64>> {
+    let d = weights.first().map_or(0, |w| w.len());
+    if x.ncols() != d {
+        return Err(crate::RemovalError::Data(
+            lethe_data::DataError::DimensionMismatch {
+                expected: d,
+                found: x.ncols(),
+                context: "features given to a removal strategy".into(),
+            },
+        ));
+    }
+    let w = DMatrix::from_columns(weights);
+    Ok(x * w)
+}

@@ -122,11 +122,12 @@ pub enum Stream {
 impl Stream {
     fn id(self) -> u64 {
         match self {
-            Stream::TrainingNoise { class } => (1 << 62) | u64::from(class),
+            // The top two bits tag the kind of stream; the rest identify it.
+            Stream::TrainingNoise { class } => (0b01 << 62) | u64::from(class),
             Stream::RetrainNoise { class, retrain } => {
-                (2 << 61) | (u64::from(retrain) << 20) | u64::from(class)
+                (0b10 << 62) | (u64::from(retrain) << 24) | u64::from(class)
             }
-            Stream::Other(k) => k & ((1 << 61) - 1),
+            Stream::Other(k) => k & ((1 << 62) - 1),
         }
     }
 }

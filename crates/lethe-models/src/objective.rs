@@ -95,6 +95,22 @@ impl<'a> Objective<'a> {
                 labels: y.len(),
             }));
         }
+        // A Dataset is finite by construction; raw matrices are checked here.
+        for column in 0..x.ncols() {
+            if let Some(row) = x.column(column).iter().position(|v| !v.is_finite()) {
+                return Err(ModelError::Data(DataError::NonFiniteFeature {
+                    row,
+                    column,
+                    value: x[(row, column)],
+                }));
+            }
+        }
+        if let Some(row) = y.iter().position(|v| !v.is_finite()) {
+            return Err(ModelError::Data(DataError::NonFiniteLabel {
+                row,
+                value: y[row],
+            }));
+        }
         if let Some(b) = noise {
             if b.len() != x.ncols() {
                 return Err(ModelError::LengthMismatch {

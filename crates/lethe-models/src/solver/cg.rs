@@ -21,19 +21,32 @@ pub struct CgOutcome {
 /// Stops when the recurrence residual is ≤ `tolerance` (absolute) or after `max_iterations`.
 pub fn preconditioned_cg(
     mut apply: impl FnMut(&DVector<f64>) -> DVector<f64>,
-    mut precondition: impl FnMut(&DVector<f64>) -> DVector<f64>,
+    precondition: impl FnMut(&DVector<f64>) -> DVector<f64>,
     b: &DVector<f64>,
     x0: Option<DVector<f64>>,
     tolerance: f64,
     max_iterations: usize,
 ) -> CgOutcome {
-    let (mut x, mut r) = match x0 {
+    let (x, r) = match x0 {
         Some(x0) => {
             let r = b - apply(&x0);
             (x0, r)
         }
         None => (DVector::zeros(b.len()), b.clone()),
     };
+    preconditioned_cg_from(apply, precondition, x, r, tolerance, max_iterations)
+}
+
+/// Preconditioned CG continued from an iterate `x` whose residual `r = b − A x` is already
+/// known (saves one product when the caller computed it anyway).
+pub fn preconditioned_cg_from(
+    mut apply: impl FnMut(&DVector<f64>) -> DVector<f64>,
+    mut precondition: impl FnMut(&DVector<f64>) -> DVector<f64>,
+    mut x: DVector<f64>,
+    mut r: DVector<f64>,
+    tolerance: f64,
+    max_iterations: usize,
+) -> CgOutcome {
     let mut rnorm = r.norm();
     let mut iterations = 0;
     if rnorm <= tolerance {

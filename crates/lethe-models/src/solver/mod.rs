@@ -17,7 +17,7 @@ mod cg;
 mod lbfgs;
 mod newton;
 
-pub use cg::{CgOutcome, preconditioned_cg};
+pub use cg::{CgOutcome, preconditioned_cg, preconditioned_cg_from};
 
 use std::time::Instant;
 

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use lethe_data::Dataset;
-use lethe_models::linalg::{gram_downdate, spectral_norm_upper_bound_from_gram, weighted_gram};
+use lethe_models::linalg::{
+    RowMajor, gram_downdate, spectral_norm_upper_bound_from_gram,
+    spectral_norm_upper_bound_with_allowance, weighted_gram,
+};
 use lethe_models::model::one_vs_rest_labels;
 use lethe_models::{LinearModelParams, Loss, LossKind, NoiseKind, Stream, gaussian_c};
 use nalgebra::{DMatrix, DVector};
@@ -14,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::bounds::BoundKind;
 use crate::error::{RemovalError, Result};
-use crate::step::{StepInput, StepReport, StepSolver, newton_step};
+use crate::step::{FastPathOptions, StepCache, StepInput, StepReport, StepSolver, newton_step};
 
 /// What happens when a step would push β over the budget.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -69,9 +72,13 @@ pub struct CertifiedParams {
     /// Accept rows with norm > 1; no certificate is then issued.
     #[serde(default)]
     pub allow_unnormalized: bool,
-    /// Compute the exact residual ‖∇L_b(w⁻; D′)‖ for every request (two passes over X).
+    /// Compute the exact residual ‖∇L_b(w⁻; D′)‖ for every request (fused into the step's
+    /// last pass over X).
     #[serde(default = "yes")]
     pub exact_residual: bool,
+    /// Tuning of the `pcg` and `stale` solvers.
+    #[serde(default)]
+    pub fast_path: FastPathOptions,
 }
 
 fn yes() -> bool {
@@ -92,6 +99,7 @@ impl CertifiedParams {
             spectral_norm: SpectralNormMode::default(),
             allow_unnormalized: false,
             exact_residual: true,
+            fast_path: FastPathOptions::default(),
         }
     }
 
@@ -218,12 +226,17 @@ pub struct CertifiedModel {
     params: CertifiedParams,
     seed: u64,
     data: Arc<Dataset>,
+    /// Row-major copy of the features for the streaming passes of removal steps.
+    rows: Arc<RowMajor>,
     active: Vec<bool>,
     n_active: usize,
     classes: Vec<ClassModel>,
+    caches: Vec<StepCache>,
     spectral_norm: f64,
     /// XᵀX of the remaining rows (only in [`SpectralNormMode::Remaining`]).
     gram: Option<DMatrix<f64>>,
+    /// tr(XᵀX) of the full training data (the rounding allowance of downdated Gram matrices).
+    gram_trace: f64,
     beta: f64,
     requests: usize,
     retrains: u32,
@@ -314,13 +327,14 @@ impl CertifiedModel {
         }
         let seconds = start.elapsed().as_secs_f64();
         let t = Instant::now();
-        let (spectral_norm, gram) = if loss.gamma() > 0.0 {
+        let (spectral_norm, gram, gram_trace) = if loss.gamma() > 0.0 {
             let gram = weighted_gram(data.features(), &vec![1.0; data.n_samples()], 0.0)?;
             let norm = spectral_norm_upper_bound_from_gram(&gram, data.n_samples())?;
+            let trace = gram.diagonal().sum();
             let keep = params.spectral_norm == SpectralNormMode::Remaining;
-            (norm, keep.then_some(gram))
+            (norm, keep.then_some(gram), trace)
         } else {
-            (0.0, None)
+            (0.0, None, 0.0)
         };
         let spectral_norm_seconds = t.elapsed().as_secs_f64();
         let beta = classes.iter().map(|c| c.training_residual).sum();
@@ -330,14 +344,17 @@ impl CertifiedModel {
             seed,
             active: vec![true; n],
             n_active: n,
+            caches: vec![StepCache::default(); classes.len()],
             classes,
             spectral_norm,
             gram,
+            gram_trace,
             beta,
             requests: 0,
             retrains: 0,
             certifiable: certifiable_norms && params.model.sigma > 0.0,
             explicit_noise,
+            rows: Arc::new(RowMajor::from_matrix(data.features())),
             train: TrainSummary {
                 seconds,
                 iterations,
@@ -495,15 +512,21 @@ impl CertifiedModel {
             None => None,
         };
         let spectral_norm = match &new_gram {
-            Some(g) => spectral_norm_upper_bound_from_gram(g, n_remaining)?.min(self.spectral_norm),
+            Some(g) => spectral_norm_upper_bound_with_allowance(
+                g,
+                self.data.n_samples() + (self.data.n_samples() - n_remaining),
+                self.gram_trace,
+            )?
+            .min(self.spectral_norm),
             None => self.spectral_norm,
         };
         let mut steps = Vec::with_capacity(self.classes.len());
-        let mut new_weights = Vec::with_capacity(self.classes.len());
-        for class in &self.classes {
+        let mut outcomes = Vec::with_capacity(self.classes.len());
+        for (class, cache) in self.classes.iter().zip(&self.caches) {
             let out = newton_step(
                 &StepInput {
                     x: self.data.features(),
+                    rows: &self.rows,
                     y: &class.labels,
                     remaining: &remaining,
                     n_remaining,
@@ -513,12 +536,15 @@ impl CertifiedModel {
                     loss,
                     lambda: self.params.model.lambda,
                     spectral_norm,
+                    bound: self.params.bound,
                     exact_residual: self.params.exact_residual,
+                    solver: self.params.solver,
+                    options: self.params.fast_path,
                 },
-                self.params.solver,
+                cache,
             )?;
-            steps.push(out.report);
-            new_weights.push(out.w_new);
+            steps.push(out.report.clone());
+            outcomes.push(out);
         }
         let step_seconds = start.elapsed().as_secs_f64();
         let sum = |f: fn(&StepReport) -> f64| steps.iter().map(f).sum::<f64>();
@@ -553,8 +579,41 @@ impl CertifiedModel {
             retrain_seconds = t.elapsed().as_secs_f64();
             residual_norm = Some(self.beta);
         } else {
-            for (class, w) in self.classes.iter_mut().zip(new_weights) {
-                class.weights = w;
+            let fast = self.params.solver != StepSolver::Cholesky;
+            for ((class, cache), out) in self.classes.iter_mut().zip(&mut self.caches).zip(outcomes)
+            {
+                class.weights = out.w_new;
+                cache.margins = Some(out.margins_new);
+                if !fast {
+                    continue;
+                }
+                if let Some((factor, curvatures)) = out.new_factor {
+                    // Built on the remaining rows: nothing to downdate.
+                    cache.factor = Some(factor);
+                    cache.factor_curvatures = curvatures;
+                    cache.factorizations += 1;
+                    cache.stale = false;
+                } else if let Some(factor) = cache.factor.as_mut() {
+                    // Remove the rows' terms c_j x_j x_jᵀ from the factor exactly (O(md²)).
+                    let x = self.data.features();
+                    let rows: Vec<usize> = indices
+                        .iter()
+                        .copied()
+                        .filter(|&j| cache.factor_curvatures[j] > 0.0)
+                        .collect();
+                    if !rows.is_empty() {
+                        let wmat = DMatrix::from_fn(x.ncols(), rows.len(), |i, k| x[(rows[k], i)]);
+                        let alpha: Vec<f64> =
+                            rows.iter().map(|&j| -cache.factor_curvatures[j]).collect();
+                        if factor.rank_update(&wmat, &alpha).is_err() {
+                            cache.stale = true;
+                        }
+                        for &j in &rows {
+                            cache.factor_curvatures[j] = 0.0;
+                        }
+                    }
+                }
+                cache.stale |= out.mark_stale;
             }
             self.beta = beta_before + certificate_bound;
             residual_norm = step_residual_norm;
@@ -604,6 +663,9 @@ impl CertifiedModel {
     /// with a fresh b from the retrain stream; β ← Σ_k r₀_k.
     fn retrain_all(&mut self) -> Result<()> {
         self.retrains += 1;
+        for cache in &mut self.caches {
+            cache.reset();
+        }
         let d = self.data.n_features();
         let mut beta = 0.0;
         for (k, class) in self.classes.iter_mut().enumerate() {

@@ -50,8 +50,10 @@
 
 pub mod bounds;
 mod certified;
+pub mod compare;
 mod error;
 pub mod ledger;
+pub mod orders;
 pub mod step;
 pub mod strategy;
 
@@ -60,9 +62,15 @@ pub use certified::{
     BudgetPolicy, Certificate, CertifiedModel, CertifiedParams, ClassModel, SpectralNormMode,
     TrainSummary, decision_accuracy, label_sets, validate_request,
 };
+pub use compare::{Comparison, compare_strategies, sape};
 pub use error::{RemovalError, Result};
 pub use ledger::{Ledger, verify};
-pub use step::{StepReport, StepSolver};
+pub use orders::{DeletionOrder, InformedBy, ModelView, OrderSpec, batches, deletion_sequence};
+pub use step::{FastPathOptions, StepReport, StepSolver};
 pub use strategy::{
     Guarantee, RemovalOutcome, RemovalStrategy, RetrainNoise, RetrainStrategy, weight_distance,
+};
+pub use strategy::{
+    InfluenceStrategy, ProjectiveStrategy, SisaAggregation, SisaConfig, SisaStrategy, StrategySpec,
+    build_strategy,
 };

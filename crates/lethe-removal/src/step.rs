@@ -2,22 +2,35 @@
 //!
 //! Δ = mλw + Σ_{j∈B} ℓ′(wᵀx_j, y_j) x_j
 //! H = Σ_{i∉B} ℓ″(wᵀx_i, y_i) x_i x_iᵀ + λ(n − m)I      (remaining rows, current w)
-//! w⁻ = w + H⁻¹Δ
+//! w⁻ = w + v,  v ≈ H⁻¹Δ
 //!
-//! Passes over X: z = Xw, the Hessian (one GEMM), u = Xv, Xᵀ(ℓ″∘u) for the solve residual
-//! ‖Hv − Δ‖, and Xᵀℓ′(z + u) for the exact residual (margins at w⁻ are z + u, no extra pass).
+//! Three ways to get v ([`StepSolver`]):
+//! - `cholesky` (the paper's method): build H and factor it for every request, O(nd² + d³);
+//! - `pcg` (beyond the paper): conjugate gradients on the exact H (Hessian-vector products,
+//!   one fused pass over X each), preconditioned by the Cholesky factor of an earlier Hessian;
+//!   the factor is downdated for removed rows (O(md²)) and rebuilt when CG needs too many
+//!   iterations;
+//! - `stale` (beyond the paper): v = A⁻¹Δ with the preconditioner A alone, no CG.
+//!
+//! Whatever the solver, the certificate adds the solve residual ‖Hv − Δ‖, computed exactly
+//! from one Hessian-vector product on the final v: ∇L_b(w + v; D′) = XᵀDXv + (Hv − Δ) (see
+//! [`crate::bounds`]), so an inexact v costs budget, never soundness.
+//!
+//! The final fused pass over X computes u = Xv (bounds), Xᵀ(ℓ″ ∘ u) (Hv) and, optionally,
+//! Xᵀℓ′(z + u) (the exact residual, since the margins at w + v are z + u) in one read of X.
 
-use lethe_models::linalg::{Cholesky, mat_t_vec, mat_vec};
+use lethe_models::linalg::{Cholesky, RowMajor, fused_pass, weighted_gram};
+use lethe_models::solver::preconditioned_cg_from;
 use lethe_models::{Loss, LossKind};
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
 use crate::bounds::{
-    data_dependent, data_dependent_tight, gamma_n_v_squared, masked_norms, worst_case,
+    BoundKind, data_dependent, data_dependent_tight, gamma_n_v_squared, masked_norms, worst_case,
 };
 use crate::error::Result;
 
-/// How the Newton system Hv = Δ is solved.
+/// How the Newton system Hv = Δ is solved (`removal.solver` in configs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum StepSolver {
@@ -25,20 +38,81 @@ pub enum StepSolver {
     /// (Cholesky) for every request. O(nd² + d³) per request.
     #[default]
     Cholesky,
+    /// Preconditioned CG on the exact H with a reused, downdated Cholesky factor; the solve
+    /// residual is added to the certificate. A few passes over X per request.
+    Pcg,
+    /// The reused factor alone (no CG): the cheapest certified step, with a larger solve
+    /// residual in its certificate.
+    Stale,
 }
 
 impl StepSolver {
-    /// Name used in results (`removal.solver` in configs).
+    /// Name used in results.
     pub fn name(&self) -> &'static str {
         match self {
             StepSolver::Cholesky => "cholesky",
+            StepSolver::Pcg => "pcg",
+            StepSolver::Stale => "stale",
         }
+    }
+}
+
+/// Tuning of the `pcg` and `stale` solvers.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FastPathOptions {
+    /// CG stops once ‖Hv − Δ‖ ≤ `solve_ratio` × (the chosen bound), so the solve adds at most
+    /// this fraction to the certificate.
+    pub solve_ratio: f64,
+    /// … or once ‖Hv − Δ‖ ≤ this absolute value.
+    pub absolute_tolerance: f64,
+    /// CG iterations allowed per request.
+    pub max_cg_iterations: usize,
+    /// Rebuild the preconditioner (at the next request) after a request that needed more CG
+    /// iterations than this (`pcg`), or whose solve residual exceeded its bound (`stale`).
+    pub refactor_after: usize,
+}
+
+impl Default for FastPathOptions {
+    fn default() -> Self {
+        Self {
+            solve_ratio: 0.01,
+            absolute_tolerance: 1e-12,
+            max_cg_iterations: 50,
+            refactor_after: 6,
+        }
+    }
+}
+
+/// Per-class state reused across requests by the fast solvers.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct StepCache {
+    /// z = Xw for every row (kept in sync with w; recomputed after retraining).
+    pub margins: Option<DVector<f64>>,
+    /// The preconditioner A: Cholesky factor of Σ_rem c_i x_i x_iᵀ + ridge·I.
+    pub factor: Option<Cholesky>,
+    /// The curvatures c_i the factor was built with (to downdate removed rows exactly).
+    pub factor_curvatures: Vec<f64>,
+    /// Rebuild the factor at the next request.
+    pub stale: bool,
+    /// Factorisations so far.
+    pub factorizations: usize,
+}
+
+impl StepCache {
+    /// Forget everything (after retraining).
+    pub fn reset(&mut self) {
+        let f = self.factorizations;
+        *self = Self::default();
+        self.factorizations = f;
     }
 }
 
 /// What one class model's step needs.
 pub(crate) struct StepInput<'a> {
     pub x: &'a DMatrix<f64>,
+    /// The same features, row-major, for the streaming passes.
+    pub rows: &'a RowMajor,
     pub y: &'a DVector<f64>,
     /// Rows remaining *after* the request.
     pub remaining: &'a [bool],
@@ -49,7 +123,10 @@ pub(crate) struct StepInput<'a> {
     pub loss: LossKind,
     pub lambda: f64,
     pub spectral_norm: f64,
+    pub bound: BoundKind,
     pub exact_residual: bool,
+    pub solver: StepSolver,
+    pub options: FastPathOptions,
 }
 
 /// The step and every quantity the certificate reports, for one class model.
@@ -57,7 +134,7 @@ pub(crate) struct StepInput<'a> {
 pub struct StepReport {
     /// ‖Δ‖.
     pub delta_norm: f64,
-    /// ‖v‖ with v = H⁻¹Δ.
+    /// ‖v‖.
     pub v_norm: f64,
     /// ‖Xv‖ over the remaining rows.
     pub xv_norm: f64,
@@ -71,20 +148,63 @@ pub struct StepReport {
     pub bound_gamma_n_v2: f64,
     /// 4γm²C²/(λ²(n − m)).
     pub bound_worst_case: f64,
-    /// ‖Hv − Δ‖, computed with one exact Hessian-vector product (round-off for Cholesky).
+    /// ‖Hv − Δ‖ from one exact Hessian-vector product on the final v.
     pub solve_residual: f64,
     /// ‖∇L_b(w⁻; D′)‖ including bᵀw, if computed.
     pub exact_residual: Option<f64>,
+    /// CG iterations (0 for `cholesky` and `stale`).
+    pub cg_iterations: usize,
+    /// Whether a Hessian was built and factored for this request.
+    pub factored: bool,
 }
 
 pub(crate) struct StepOutcome {
     pub w_new: DVector<f64>,
+    /// Margins X(w + v) = z + u.
+    pub margins_new: DVector<f64>,
+    /// A factor built during this request (fast solvers), to keep.
+    pub new_factor: Option<(Cholesky, Vec<f64>)>,
+    /// Whether the factor should be rebuilt at the next request.
+    pub mark_stale: bool,
     pub report: StepReport,
 }
 
-pub(crate) fn newton_step(input: &StepInput<'_>, solver: StepSolver) -> Result<StepOutcome> {
+/// Quantities from the final fused pass at v.
+struct Evaluated {
+    u: DVector<f64>,
+    hv: DVector<f64>,
+    grad_loss: DVector<f64>,
+}
+
+fn evaluate(input: &StepInput<'_>, z: &DVector<f64>, c: &[f64], v: &DVector<f64>) -> Evaluated {
+    let StepInput {
+        rows,
+        y,
+        remaining,
+        loss,
+        ..
+    } = *input;
+    let ridge = input.lambda * input.n_remaining as f64;
+    let (u, xcu, xg) = fused_pass(rows, v, input.exact_residual, |i, ui| {
+        if remaining[i] {
+            (c[i] * ui, loss.derivative(z[i] + ui, y[i]))
+        } else {
+            (0.0, 0.0)
+        }
+    });
+    let mut hv = xcu;
+    hv.axpy(ridge, v, 1.0);
+    Evaluated {
+        u,
+        hv,
+        grad_loss: xg,
+    }
+}
+
+pub(crate) fn newton_step(input: &StepInput<'_>, cache: &StepCache) -> Result<StepOutcome> {
     let StepInput {
         x,
+        rows,
         y,
         remaining,
         n_remaining,
@@ -94,22 +214,27 @@ pub(crate) fn newton_step(input: &StepInput<'_>, solver: StepSolver) -> Result<S
         loss,
         lambda,
         spectral_norm,
-        exact_residual,
+        solver,
+        options,
+        ..
     } = *input;
     let m = removed.len();
     let ridge = lambda * n_remaining as f64;
-    let z = mat_vec(x, w);
+    let gamma = loss.gamma();
+    let z = match &cache.margins {
+        Some(z) => z.clone(),
+        None => x * w,
+    };
 
     // Δ = mλw + Σ_{j∈B} ℓ′(z_j, y_j) x_j
     let mut delta = w * (m as f64 * lambda);
     for &j in removed {
         let g = loss.derivative(z[j], y[j]);
-        for (k, d) in delta.iter_mut().enumerate() {
-            *d += g * x[(j, k)];
+        for (d, xk) in delta.iter_mut().zip(rows.row(j)) {
+            *d += g * xk;
         }
     }
-
-    let curvatures: Vec<f64> = (0..z.len())
+    let c: Vec<f64> = (0..z.len())
         .map(|i| {
             if remaining[i] {
                 loss.second_derivative(z[i], y[i])
@@ -118,40 +243,92 @@ pub(crate) fn newton_step(input: &StepInput<'_>, solver: StepSolver) -> Result<S
             }
         })
         .collect();
-    let v = match solver {
-        StepSolver::Cholesky => {
-            let h = lethe_models::linalg::weighted_gram(x, &curvatures, ridge)?;
-            Cholesky::factor(&h)?.solve(&delta)
+
+    let chosen_bound = |u: &DVector<f64>, v_norm: f64| -> f64 {
+        let (xv, l4) = masked_norms(u.as_slice(), remaining);
+        match input.bound {
+            BoundKind::DataDependent => data_dependent(gamma, spectral_norm, v_norm, xv),
+            BoundKind::Tight => data_dependent_tight(gamma, spectral_norm, l4),
         }
     };
 
-    // u = Xv; bounds over the remaining rows.
-    let u = mat_vec(x, &v);
-    let (xv_norm, xv_l4_squared) = masked_norms(u.as_slice(), remaining);
-    let v_norm = v.norm();
-    let gamma = loss.gamma();
-
-    // Hv − Δ = Xᵀ(ℓ″ ∘ u) + λ(n − m)v − Δ
-    let weighted = DVector::from_fn(u.len(), |i, _| curvatures[i] * u[i]);
-    let mut hv = mat_t_vec(x, &weighted);
-    hv.axpy(ridge, &v, 1.0);
-    let solve_residual = (hv - &delta).norm();
-
-    let w_new = w + &v;
-    let exact = exact_residual.then(|| {
-        let r = DVector::from_fn(z.len(), |i, _| {
-            if remaining[i] {
-                loss.derivative(z[i] + u[i], y[i])
-            } else {
-                0.0
+    let mut new_factor = None;
+    let mut factored = false;
+    let mut cg_iterations = 0;
+    let mut mark_stale = false;
+    let (v, ev) = match solver {
+        StepSolver::Cholesky => {
+            let h = weighted_gram(x, &c, ridge)?;
+            factored = true;
+            let v = Cholesky::factor(&h)?.solve(&delta);
+            let ev = evaluate(input, &z, &c, &v);
+            (v, ev)
+        }
+        StepSolver::Pcg | StepSolver::Stale => {
+            let built = match (&cache.factor, cache.stale) {
+                (Some(_), false) => None,
+                _ => {
+                    factored = true;
+                    Some(Cholesky::factor(&weighted_gram(x, &c, ridge)?)?)
+                }
+            };
+            let Some(factor) = built.as_ref().or(cache.factor.as_ref()) else {
+                unreachable!("a factor was either cached or just built")
+            };
+            let mut v = factor.solve(&delta);
+            let mut ev = evaluate(input, &z, &c, &v);
+            let residual = |ev: &Evaluated| (&delta - &ev.hv).norm();
+            let tol = |ev: &Evaluated, v: &DVector<f64>| {
+                (options.solve_ratio * chosen_bound(&ev.u, v.norm()))
+                    .max(options.absolute_tolerance)
+            };
+            if solver == StepSolver::Pcg && residual(&ev) > tol(&ev, &v) {
+                let target = tol(&ev, &v);
+                let apply = |p: &DVector<f64>| {
+                    let (_, xcu, _) = fused_pass(rows, p, false, |i, ui| {
+                        if remaining[i] {
+                            (c[i] * ui, 0.0)
+                        } else {
+                            (0.0, 0.0)
+                        }
+                    });
+                    let mut hp = xcu;
+                    hp.axpy(ridge, p, 1.0);
+                    hp
+                };
+                let r = &delta - &ev.hv;
+                let out = preconditioned_cg_from(
+                    apply,
+                    |q| factor.solve(q),
+                    v,
+                    r,
+                    target,
+                    options.max_cg_iterations,
+                );
+                cg_iterations = out.iterations;
+                v = out.solution;
+                ev = evaluate(input, &z, &c, &v);
+                mark_stale = cg_iterations > options.refactor_after;
+            } else if solver == StepSolver::Stale {
+                mark_stale =
+                    residual(&ev) > chosen_bound(&ev.u, v.norm()).max(options.absolute_tolerance);
             }
-        });
-        let mut g = mat_t_vec(x, &r);
+            new_factor = built.map(|f| (f, c.clone()));
+            (v, ev)
+        }
+    };
+
+    let (xv_norm, xv_l4_squared) = masked_norms(ev.u.as_slice(), remaining);
+    let v_norm = v.norm();
+    let solve_residual = (&ev.hv - &delta).norm();
+    let w_new = w + &v;
+    let exact = input.exact_residual.then(|| {
+        let mut g = ev.grad_loss.clone();
         g.axpy(ridge, &w_new, 1.0);
         g += b;
         g.norm()
     });
-
+    let margins_new = &z + &ev.u;
     Ok(StepOutcome {
         report: StepReport {
             delta_norm: delta.norm(),
@@ -164,7 +341,12 @@ pub(crate) fn newton_step(input: &StepInput<'_>, solver: StepSolver) -> Result<S
             bound_worst_case: worst_case(gamma, loss.gradient_bound(), lambda, m, n_remaining),
             solve_residual,
             exact_residual: exact,
+            cg_iterations,
+            factored,
         },
         w_new,
+        margins_new,
+        new_factor,
+        mark_stale,
     })
 }

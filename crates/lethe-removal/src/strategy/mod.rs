@@ -3,18 +3,146 @@
 //!
 //! - `newton`: certified removal ([`crate::CertifiedModel`]), (ε, δ)-certified;
 //! - `retrain`: Algorithm 1 on the remaining rows with a fresh b — the exact reference
-//!   ([`RetrainStrategy`]).
+//!   ([`RetrainStrategy`]);
+//! - `influence`: Koh & Liang's one-step update with the full-data Hessian factored once
+//!   ([`InfluenceStrategy`]), no guarantee;
+//! - `sisa`: S shards (× R slices with checkpoints), one model per shard, vote or average;
+//!   a removal retrains one shard ([`SisaStrategy`]), exact;
+//! - `projective` (**heuristic**): Izzo et al.'s projective residual update
+//!   ([`ProjectiveStrategy`]), no guarantee.
+//!
+//! [`StrategySpec`] names a strategy in configs and [`build_strategy`] trains it; every
+//! strategy trained from the same seed starts from comparable randomness (newton, retrain,
+//! influence and projective from the same b of the training streams, hence the same initial
+//! model; SISA from its own per-shard streams). Descent-to-Delete is not implemented.
 
+mod influence;
+mod projective;
 mod retrain;
+mod sisa;
 
+pub use influence::InfluenceStrategy;
+pub use projective::ProjectiveStrategy;
 pub use retrain::{RetrainNoise, RetrainStrategy};
+pub use sisa::{
+    SISA_NOISE_STREAM, SISA_PARTITION_STREAM, SisaAggregation, SisaConfig, SisaStrategy,
+};
+
+use std::sync::Arc;
 
 use lethe_data::Dataset;
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
-use crate::certified::{Certificate, CertifiedModel, decision_accuracy};
+use crate::certified::{Certificate, CertifiedModel, CertifiedParams, decision_accuracy};
 use crate::error::Result;
+
+fn one() -> usize {
+    1
+}
+
+/// A removal strategy and its settings, as named in experiment configs
+/// (`{"strategy": "sisa", "shards": 5}`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "strategy", rename_all = "snake_case")]
+pub enum StrategySpec {
+    /// Certified Newton removal with budget and retraining ([`CertifiedModel`]).
+    Newton,
+    /// Retraining from scratch after every request ([`RetrainStrategy`]).
+    Retrain {
+        /// Fresh b per retrain (the default) or the training b every time.
+        #[serde(default)]
+        noise: RetrainNoise,
+    },
+    /// Influence-function update with the full-data Hessian ([`InfluenceStrategy`]).
+    Influence,
+    /// SISA ([`SisaStrategy`]).
+    Sisa {
+        /// Number of shards S ≥ 1.
+        shards: usize,
+        /// Slices per shard R ≥ 1 (default 1).
+        #[serde(default = "one")]
+        slices: usize,
+        /// Vote (default) or average.
+        #[serde(default)]
+        aggregation: SisaAggregation,
+    },
+    /// **Heuristic**: Izzo et al.'s projective residual update ([`ProjectiveStrategy`]).
+    Projective,
+}
+
+impl StrategySpec {
+    /// The strategy's name: `newton`, `retrain`, `influence`, `sisa` or `projective`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StrategySpec::Newton => "newton",
+            StrategySpec::Retrain { .. } => "retrain",
+            StrategySpec::Influence => "influence",
+            StrategySpec::Sisa { .. } => "sisa",
+            StrategySpec::Projective => "projective",
+        }
+    }
+
+    /// A label that tells settings apart, for tables: `newton`, `retrain (fresh b)`,
+    /// `retrain (same b)`, `influence`, `sisa (S=5, R=1, vote)`, `projective (heuristic)`.
+    pub fn label(&self) -> String {
+        match self {
+            StrategySpec::Retrain { noise } => match noise {
+                RetrainNoise::Fresh => "retrain (fresh b)".into(),
+                RetrainNoise::Same => "retrain (same b)".into(),
+            },
+            StrategySpec::Sisa {
+                shards,
+                slices,
+                aggregation,
+            } => format!("sisa (S={shards}, R={slices}, {})", aggregation.name()),
+            StrategySpec::Projective => "projective (heuristic)".into(),
+            other => other.name().into(),
+        }
+    }
+}
+
+/// Trains the strategy `spec` on `data` with every random stream derived from `seed`.
+///
+/// - `newton`: [`CertifiedModel::train`]`(params, data, seed)` (checks ‖x_i‖ ≤ 1 unless
+///   `params.allow_unnormalized`);
+/// - `retrain`: [`RetrainStrategy::train`]`(params.model, data, seed, noise)`;
+/// - `influence` / `projective`: trained on `params.model` with the training streams of `seed`
+///   (the same initial model as `newton`);
+/// - `sisa`: `params.model` per shard, shard b from the SISA streams of `seed`.
+///
+/// # Errors
+/// Whatever the strategy's training returns (invalid parameters, labels or layout; a solver
+/// that does not converge).
+pub fn build_strategy(
+    spec: &StrategySpec,
+    params: CertifiedParams,
+    data: Arc<Dataset>,
+    seed: u64,
+) -> Result<Box<dyn RemovalStrategy>> {
+    Ok(match spec {
+        StrategySpec::Newton => Box::new(CertifiedModel::train(params, data, seed)?),
+        StrategySpec::Retrain { noise } => {
+            Box::new(RetrainStrategy::train(params.model, data, seed, *noise)?)
+        }
+        StrategySpec::Influence => Box::new(InfluenceStrategy::train(params.model, data, seed)?),
+        StrategySpec::Sisa {
+            shards,
+            slices,
+            aggregation,
+        } => Box::new(SisaStrategy::train(
+            params.model,
+            data,
+            seed,
+            SisaConfig {
+                shards: *shards,
+                slices: *slices,
+                aggregation: *aggregation,
+            },
+        )?),
+        StrategySpec::Projective => Box::new(ProjectiveStrategy::train(params.model, data, seed)?),
+    })
+}
 
 /// What a strategy guarantees about its released models.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

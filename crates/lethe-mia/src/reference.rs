@@ -1,0 +1,476 @@
+//! Reference (shadow) models: trained like the target, in parallel, from seeds.
+//!
+//! LiRA and RMIA compare the target model's statistic on an example with its distribution
+//! over models trained on random subsets of data the attacker holds. lethe's models are
+//! linear, so hundreds of them are cheap; they are trained with [rayon] in parallel, each from
+//! its own seeded stream, so a [`ReferenceSet`] is the same for any number of threads.
+//!
+//! **Which rows a reference model sees.** The *pool* is `targets ++ population` (online) or
+//! `population` alone (offline: the reference models never see a target, so they can be
+//! trained before the targets are known). Like the released code of Carlini et al., the
+//! assignment is *balanced*: every pool row is in exactly K/2 of the K models (for each row, a
+//! random half of the models), so every target has exactly K/2 IN and K/2 OUT models online,
+//! and each model sees about half of the pool. For the distributions to match the target's,
+//! the pool should be about twice the target's training-set size.
+//!
+//! **How they are trained.** With the target's loss, λ, σ, noise distribution and solver (each
+//! model k draws its own b from its own stream). Two speed-ups that do not change what is
+//! estimated, both recorded in the descriptor:
+//! - *warm start* from the target's weights. The objective is strongly convex, so the
+//!   minimiser does not depend on the starting point; only the iteration count does.
+//! - a solver *tolerance* of 1e-6 on ‖∇L_b‖ (sum scale) by default instead of the target's
+//!   (usually 1e-8). By strong convexity the weights are then within 1e-6 / (λ n_k) of the
+//!   exact minimiser and every margin of a unit-norm row within the same amount — for
+//!   λ = 1e-3 and n_k = 3000 that is 3·10⁻⁷, far below the spread of the statistic over
+//!   reference models. Set [`ReferenceTraining::tolerance`] to `None` to use the target's.
+
+use std::time::Instant;
+
+use lethe_data::Dataset;
+use lethe_models::objective::Objective;
+use lethe_models::solver::minimize;
+use lethe_models::{LinearModel, LinearModelParams};
+use nalgebra::{DMatrix, DVector};
+use rand::seq::SliceRandom;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{MiaError, Result, invalid};
+use crate::scores::{Statistic, from_margins};
+use crate::streams::{Purpose, stream_rng};
+use crate::target::{Labels, TargetModel, margins_with};
+
+/// How reference, shadow and attack-side models are trained.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReferenceTraining {
+    /// Solver tolerance on ‖∇L_b‖ (sum scale); `None` uses the target's. Default 1e-6
+    /// (see the module docs for why this is safe).
+    pub tolerance: Option<f64>,
+    /// Start the solver from the target's weights (default true).
+    pub warm_start: bool,
+}
+
+impl Default for ReferenceTraining {
+    fn default() -> Self {
+        Self {
+            tolerance: Some(1e-6),
+            warm_start: true,
+        }
+    }
+}
+
+/// What the reference models were, for result files.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReferenceDescriptor {
+    /// Number of reference models K.
+    pub n_reference: usize,
+    /// Whether targets were in the pool (online) or not (offline).
+    pub online: bool,
+    /// The seed of every stream (memberships, noise).
+    pub seed: u64,
+    /// Rows in the pool.
+    pub pool_size: usize,
+    /// Mean number of training rows per reference model.
+    pub mean_training_size: f64,
+    /// How pool rows are assigned to models.
+    pub assignment: String,
+    /// Loss name.
+    pub loss: String,
+    /// λ.
+    pub lambda: f64,
+    /// σ.
+    pub sigma: f64,
+    /// Noise distribution name.
+    pub noise: String,
+    /// Solver name.
+    pub solver: String,
+    /// Solver tolerance used.
+    pub tolerance: f64,
+    /// Whether the solver was warm-started from the target's weights.
+    pub warm_start: bool,
+    /// Wall-clock seconds spent training and scoring the reference models.
+    pub seconds: f64,
+}
+
+/// Trains copies of a target's model class on masked subsets of one dataset.
+pub(crate) struct Trainer<'a> {
+    pub params: LinearModelParams,
+    x: &'a DMatrix<f64>,
+    /// One ±1 label vector per output (binary: the labels; one-vs-rest: class k vs rest).
+    label_vectors: Vec<DVector<f64>>,
+    warm: Option<Vec<DVector<f64>>>,
+}
+
+impl<'a> Trainer<'a> {
+    pub(crate) fn new(
+        target: TargetModel<'_>,
+        data: &'a Dataset,
+        training: &ReferenceTraining,
+    ) -> Result<Self> {
+        let mut params = target.params()?;
+        if let Some(tol) = training.tolerance {
+            if !(tol.is_finite() && tol > 0.0) {
+                return Err(invalid(
+                    "reference solver tolerance",
+                    tol,
+                    "must be finite and > 0",
+                ));
+            }
+            params.solver.tolerance = tol;
+        }
+        if data.n_features() != target.n_features() {
+            return Err(MiaError::LengthMismatch {
+                what: "feature dimension of the reference data",
+                expected: target.n_features(),
+                found: data.n_features(),
+            });
+        }
+        let label_vectors = match target.labels(data)? {
+            Labels::Binary(y) => vec![DVector::from_vec(y)],
+            Labels::Classes(c) => (0..target.n_outputs())
+                .map(|k| {
+                    DVector::from_iterator(
+                        c.len(),
+                        c.iter().map(|&ci| if ci == k { 1.0 } else { -1.0 }),
+                    )
+                })
+                .collect(),
+        };
+        let warm = training.warm_start.then(|| {
+            let w = target.weight_matrix();
+            (0..w.ncols()).map(|k| w.column(k).into_owned()).collect()
+        });
+        Ok(Self {
+            params,
+            x: data.features(),
+            label_vectors,
+            warm,
+        })
+    }
+
+    /// Trains one model per output on the rows with `mask[i]`, b of output c drawn from
+    /// stream `(purpose, index · K + c)` of `seed`.
+    pub(crate) fn fit(
+        &self,
+        mask: &[bool],
+        seed: u64,
+        purpose: Purpose,
+        index: u64,
+        role: &dyn Fn() -> String,
+    ) -> Result<Vec<LinearModel>> {
+        let d = self.x.ncols();
+        let k_count = self.label_vectors.len() as u64;
+        self.label_vectors
+            .iter()
+            .enumerate()
+            .map(|(c, y)| {
+                let wrap = |source| MiaError::Training {
+                    role: role(),
+                    source,
+                };
+                let mut rng = stream_rng(seed, purpose, index * k_count + c as u64);
+                let b = self
+                    .params
+                    .noise
+                    .sample(self.params.sigma, d, &mut rng)
+                    .map_err(wrap)?;
+                let objective = Objective::from_parts(
+                    self.x,
+                    y,
+                    Some(mask),
+                    self.params.loss,
+                    self.params.lambda,
+                    Some(&b),
+                )
+                .map_err(wrap)?;
+                let w0 = self
+                    .warm
+                    .as_ref()
+                    .map_or_else(|| DVector::zeros(d), |w| w[c].clone());
+                let (weights, report) =
+                    minimize(&objective, w0, &self.params.solver).map_err(wrap)?;
+                Ok(LinearModel {
+                    weights,
+                    noise: b,
+                    params: self.params,
+                    report,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The d × K weight matrix of per-output models.
+pub(crate) fn weight_matrix(models: &[LinearModel]) -> DMatrix<f64> {
+    let d = models.first().map_or(0, |m| m.weights.len());
+    DMatrix::from_fn(d, models.len(), |i, k| models[k].weights[i])
+}
+
+/// Row-major `rows × k` membership: every row in exactly `k / 2` models (a random half of
+/// the models for each row, drawn in row order from one stream).
+pub(crate) fn balanced_assignment(rows: usize, k: usize, seed: u64, purpose: Purpose) -> Vec<bool> {
+    let mut rng = stream_rng(seed, purpose, 0);
+    let mut out = vec![false; rows * k];
+    let mut ids: Vec<usize> = (0..k).collect();
+    for r in 0..rows {
+        ids.shuffle(&mut rng);
+        for &m in &ids[..k / 2] {
+            out[r * k + m] = true;
+        }
+    }
+    out
+}
+
+/// Stacks two datasets with the same number of features (rows of `a` first).
+pub(crate) fn concat(a: &Dataset, b: &Dataset) -> Result<Dataset> {
+    if b.is_empty() {
+        return Ok(a.clone());
+    }
+    if a.n_features() != b.n_features() {
+        return Err(MiaError::LengthMismatch {
+            what: "feature dimension of the population",
+            expected: a.n_features(),
+            found: b.n_features(),
+        });
+    }
+    let (na, d) = (a.n_samples(), a.n_features());
+    let x = DMatrix::from_fn(na + b.n_samples(), d, |i, j| {
+        if i < na {
+            a.features()[(i, j)]
+        } else {
+            b.features()[(i - na, j)]
+        }
+    });
+    let y = DVector::from_iterator(
+        na + b.n_samples(),
+        a.labels().iter().chain(b.labels().iter()).copied(),
+    );
+    Ok(Dataset::new(x, y)?)
+}
+
+/// Checks that the target reads probabilities (LiRA, RMIA and shadow models need them).
+pub(crate) fn require_logistic(target: TargetModel<'_>, what: &'static str) -> Result<()> {
+    let loss = target.params()?.loss;
+    if loss.needs_binary_labels() {
+        Ok(())
+    } else {
+        Err(MiaError::UnsupportedLoss {
+            what,
+            loss: loss.name(),
+        })
+    }
+}
+
+/// Settings of a [`ReferenceSet`].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceConfig {
+    /// Number of reference models K (even, ≥ 2; ≥ 4 for per-example variances online).
+    pub n_reference: usize,
+    /// Online (targets in the pool) or offline (population only).
+    pub online: bool,
+    /// Seed of the membership assignment and of every model's noise.
+    pub seed: u64,
+    /// Solver settings.
+    pub training: ReferenceTraining,
+}
+
+/// K reference models and the logit confidence `φ_k(x)` of every target and population row
+/// under each of them (the models themselves are not kept).
+#[derive(Clone, Debug)]
+pub struct ReferenceSet {
+    config: ReferenceConfig,
+    n_targets: usize,
+    n_population: usize,
+    target_stats: DMatrix<f64>,
+    population_stats: DMatrix<f64>,
+    target_in: Vec<bool>,
+    population_in: Vec<bool>,
+    descriptor: ReferenceDescriptor,
+}
+
+impl ReferenceSet {
+    /// Trains the K reference models in parallel and records `φ_k` on every target and
+    /// population row (see the module docs for the pool and the assignment).
+    ///
+    /// # Errors
+    /// [`MiaError::InvalidParameter`] for an odd or too small K, or an offline run without
+    /// population; [`MiaError::UnsupportedLoss`] for a squared-loss target; label and
+    /// dimension errors; [`MiaError::Training`] when a reference model fails to train.
+    pub fn train<'a>(
+        target: impl Into<TargetModel<'a>>,
+        targets: &Dataset,
+        population: &Dataset,
+        config: &ReferenceConfig,
+    ) -> Result<Self> {
+        let start = Instant::now();
+        let target = target.into();
+        require_logistic(target, "a reference-model attack")?;
+        let k = config.n_reference;
+        if k < 2 || !k.is_multiple_of(2) {
+            return Err(invalid("n_reference", k, "must be even and at least 2"));
+        }
+        if targets.is_empty() {
+            return Err(MiaError::Empty {
+                what: "target examples",
+            });
+        }
+        if !config.online && population.n_samples() < 2 {
+            return Err(invalid(
+                "population",
+                format!("{} rows", population.n_samples()),
+                "offline reference models are trained on the population: need at least 2 rows",
+            ));
+        }
+        let pool = if config.online {
+            concat(targets, population)?
+        } else {
+            population.clone()
+        };
+        let trainer = Trainer::new(target, &pool, &config.training)?;
+        let loss = trainer.params.loss;
+        let assignment = balanced_assignment(
+            pool.n_samples(),
+            k,
+            config.seed,
+            Purpose::ReferenceMembership,
+        );
+        let target_labels = target.labels(targets)?;
+        let pop_labels = if population.is_empty() {
+            None
+        } else {
+            Some(target.labels(population)?)
+        };
+        let (nt, np) = (targets.n_samples(), population.n_samples());
+        let offset = if config.online { nt } else { 0 };
+        let per_model: Vec<(Vec<f64>, Vec<f64>, usize)> = (0..k)
+            .into_par_iter()
+            .map(|m| {
+                let mask: Vec<bool> = (0..pool.n_samples())
+                    .map(|i| assignment[i * k + m])
+                    .collect();
+                let models = trainer.fit(
+                    &mask,
+                    config.seed,
+                    Purpose::ReferenceNoise,
+                    m as u64,
+                    &|| format!("reference #{m}"),
+                )?;
+                let w = weight_matrix(&models);
+                let t = from_margins(
+                    Statistic::LogitConfidence,
+                    loss,
+                    &margins_with(targets.features(), &w)?,
+                    &target_labels,
+                )?;
+                let p = match &pop_labels {
+                    Some(l) => from_margins(
+                        Statistic::LogitConfidence,
+                        loss,
+                        &margins_with(population.features(), &w)?,
+                        l,
+                    )?,
+                    None => Vec::new(),
+                };
+                Ok((t, p, mask.iter().filter(|b| **b).count()))
+            })
+            .collect::<Result<_>>()?;
+        let target_stats = DMatrix::from_fn(nt, k, |i, m| per_model[m].0[i]);
+        let population_stats = DMatrix::from_fn(np, k, |i, m| per_model[m].1[i]);
+        let target_in = if config.online {
+            assignment[..nt * k].to_vec()
+        } else {
+            vec![false; nt * k]
+        };
+        let population_in = assignment[offset * k..(offset + np) * k].to_vec();
+        let params = trainer.params;
+        let descriptor = ReferenceDescriptor {
+            n_reference: k,
+            online: config.online,
+            seed: config.seed,
+            pool_size: pool.n_samples(),
+            mean_training_size: per_model.iter().map(|m| m.2 as f64).sum::<f64>() / k as f64,
+            assignment: "balanced: every pool row in exactly K/2 models".into(),
+            loss: params.loss.name().into(),
+            lambda: params.lambda,
+            sigma: params.sigma,
+            noise: params.noise.name().into(),
+            solver: params.solver.kind.name().into(),
+            tolerance: params.solver.tolerance,
+            warm_start: config.training.warm_start,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        Ok(Self {
+            config: *config,
+            n_targets: nt,
+            n_population: np,
+            target_stats,
+            population_stats,
+            target_in,
+            population_in,
+            descriptor,
+        })
+    }
+
+    /// The settings it was trained with.
+    pub fn config(&self) -> &ReferenceConfig {
+        &self.config
+    }
+
+    /// Number of target rows.
+    pub fn n_targets(&self) -> usize {
+        self.n_targets
+    }
+
+    /// Number of population rows.
+    pub fn n_population(&self) -> usize {
+        self.n_population
+    }
+
+    /// `φ_k(target i)`, n_targets × K.
+    pub fn target_statistics(&self) -> &DMatrix<f64> {
+        &self.target_stats
+    }
+
+    /// `φ_k(population j)`, n_population × K.
+    pub fn population_statistics(&self) -> &DMatrix<f64> {
+        &self.population_stats
+    }
+
+    /// Whether reference model `k` trained on target `i` (always false offline).
+    pub fn target_in(&self, i: usize, k: usize) -> bool {
+        self.target_in[i * self.config.n_reference + k]
+    }
+
+    /// Whether reference model `k` trained on population row `j`.
+    pub fn population_in(&self, j: usize, k: usize) -> bool {
+        self.population_in[j * self.config.n_reference + k]
+    }
+
+    /// The descriptor for result files.
+    pub fn descriptor(&self) -> &ReferenceDescriptor {
+        &self.descriptor
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assignment_is_balanced_and_seeded() {
+        let a = balanced_assignment(50, 8, 1, Purpose::ReferenceMembership);
+        for r in 0..50 {
+            assert_eq!(a[r * 8..(r + 1) * 8].iter().filter(|b| **b).count(), 4);
+        }
+        assert_eq!(
+            a,
+            balanced_assignment(50, 8, 1, Purpose::ReferenceMembership)
+        );
+        assert_ne!(
+            a,
+            balanced_assignment(50, 8, 2, Purpose::ReferenceMembership)
+        );
+    }
+}

@@ -45,7 +45,7 @@ pub mod synthetic;
 pub use csv::{CsvOptions, CsvTable, LabelColumn, load_csv, load_csv_table, parse_csv};
 pub use dataset::Dataset;
 pub use error::{DataError, Result};
-pub use idx::{IdxImages, MnistSplit, load_idx_dataset, load_mnist};
+pub use idx::{IdxImages, MnistSplit, load_idx_dataset, load_mnist, load_mnist_classes};
 pub use libsvm::{load_libsvm, parse_libsvm};
 pub use preprocess::{
     RowNormalization, Standardizer, binary_labels_from_01, binary_subset, class_subset,

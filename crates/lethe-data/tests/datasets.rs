@@ -276,6 +276,9 @@ fn full_mnist_from_lethe_data() {
     assert_eq!(train.features().max(), 255.0);
     let sub = binary_subset(&train, 3.0, 8.0).unwrap();
     assert_eq!(sub.n_samples(), 11982);
+    // Loading only the two classes gives the same rows, in the same order.
+    let direct = lethe_data::load_mnist_classes(&dir, MnistSplit::Train, &[3, 8]).unwrap();
+    assert_eq!(binary_subset(&direct, 3.0, 8.0).unwrap(), sub);
     let unit = normalize_rows(&scale_pixels(&sub), RowNormalization::UnitNorm).unwrap();
     unit.check_row_norms(1e-12).unwrap();
     let test = load_mnist(&dir, MnistSplit::Test).unwrap();

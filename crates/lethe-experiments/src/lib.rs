@@ -1,1 +1,33 @@
-//! placeholder
+//! # lethe-experiments
+//!
+//! JSON experiment configs → runs → JSON results → Markdown reports and SVG plots; the library
+//! behind the `lethe` binary (DESIGN §6).
+//!
+//! | module | what |
+//! |---|---|
+//! | [`config`] | the `lethe.experiment/1` config: typed structs, validation with JSON paths, grids |
+//! | [`data`] | finding, loading and preparing datasets, with a per-process cache |
+//! | [`runner`] | one grid point: training, removals, reference retrain, audit, comparison |
+//! | [`sweep`] | a whole sweep: parallel points, shards, resume, atomic point and result files |
+//! | [`report`] | Markdown tables and SVG plots from result files |
+//! | [`json`] | explicit non-finite floats, canonical hashes, atomic writes |
+//!
+//! Library code never panics on bad input: every failure is an [`ExperimentError`], which the
+//! binary maps to an exit code ([`error::exit`]).
+//!
+//! ```no_run
+//! use lethe_experiments::sweep::{RunOptions, run_experiment};
+//! let summary = run_experiment("experiments/quickstart.json".as_ref(), &RunOptions::new("results"))?;
+//! println!("{} of {} points done", summary.points_done, summary.points_total);
+//! # Ok::<(), lethe_experiments::ExperimentError>(())
+//! ```
+
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod json;
+pub mod report;
+pub mod runner;
+pub mod sweep;
+
+pub use error::{ConfigIssue, ConfigIssues, ExperimentError, Result};

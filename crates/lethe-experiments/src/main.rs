@@ -1,0 +1,197 @@
+//! `lethe`: run certified-removal experiments from JSON configs, validate configs, and turn
+//! results into reports. See `lethe --help` and the crate README.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use lethe_experiments::error::exit;
+use lethe_experiments::report::{ReportOptions, write_report};
+use lethe_experiments::sweep::{RunOptions, Shard, run_experiment, validate};
+use lethe_experiments::{ExperimentError, Result};
+
+/// Certified data removal experiments (Guo et al., ICML 2020): run, validate, report.
+///
+/// Exit codes: 0 success; 1 a run failed; 2 bad command line or invalid config; 3 a data file
+/// was not found; 4 a file could not be read or written.
+#[derive(Parser, Debug)]
+#[command(name = "lethe", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run an experiment (a config with a `grid` or `variants` is a sweep) and write
+    /// OUT/<name>.json.
+    ///
+    /// Every finished grid point is stored at once, atomically, as
+    /// OUT/<name>.points/<index>-<hash>.json; a re-run skips finished points, so an
+    /// interrupted sweep resumes where it stopped. The merged OUT/<name>.json is rewritten
+    /// (atomically) from every point file present at the end of every run. Progress goes to
+    /// stderr (bars on a terminal, one line per point otherwise).
+    Run {
+        /// The experiment config (lethe.experiment/1 JSON).
+        config: PathBuf,
+        /// Output directory.
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+        /// Directory of datasets that are not bundled: DIR/mnist/ holds the four official
+        /// *-idx?-ubyte.gz files, DIR/fashion-mnist/ likewise; relative csv/libsvm paths are
+        /// resolved here first, then next to the config. Default: $LETHE_DATA.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// Grid points run in parallel (each point's linear algebra is multi-threaded too).
+        #[arg(long, short = 'j', default_value_t = 1, value_name = "N")]
+        jobs: usize,
+        /// Run only the points with index % N == I (0 ≤ I < N), e.g. --shard
+        /// $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT; the N shards cover every point once.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// No progress output (errors are still printed).
+        #[arg(long, short = 'q')]
+        quiet: bool,
+        /// Re-run points even when they are finished (their files are replaced).
+        #[arg(long)]
+        force: bool,
+        /// Run nothing: merge the point files present into OUT/<name>.json.
+        #[arg(long)]
+        merge_only: bool,
+    },
+    /// Check configs without running them: every problem is reported at once with its JSON
+    /// path (unknown fields, wrong types, out-of-range values such as λ ≤ 0 or δ ∉ (0, 1),
+    /// grid values, missing data files with the paths tried). Exit code 2 if any config has
+    /// problems.
+    Validate {
+        /// The configs.
+        #[arg(required = true)]
+        configs: Vec<PathBuf>,
+        /// As for `run`.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// Print only problems.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+    /// Generate a Markdown report with tables and SVG plots from result files (generated from
+    /// the JSON, never typed by hand). Results of Guo et al.'s figures get the paper's values
+    /// alongside; any other result gets generic tables.
+    Report {
+        /// Result files (OUT/<name>.json).
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        /// The Markdown file to write.
+        #[arg(long, default_value = "results/REPORT.md")]
+        out: PathBuf,
+        /// Directory of the SVG plots (default: `plots/` next to --out); the report links them
+        /// relatively.
+        #[arg(long, value_name = "DIR")]
+        plots: Option<PathBuf>,
+    },
+}
+
+/// Runs a command; `Ok(code)` when the command reported its own problems.
+fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Run {
+            config,
+            out,
+            data_dir,
+            jobs,
+            shard,
+            quiet,
+            force,
+            merge_only,
+        } => {
+            let opts = RunOptions {
+                out_dir: out,
+                data_dir,
+                jobs,
+                shard: shard.as_deref().map(Shard::parse).transpose()?,
+                quiet,
+                merge_only,
+                force,
+            };
+            let s = run_experiment(&config, &opts)?;
+            if !quiet {
+                eprintln!(
+                    "[lethe] wrote {} ({} of {} points; {} run now, {} skipped) in {:.1} s",
+                    s.result_path.display(),
+                    s.points_done,
+                    s.points_total,
+                    s.ran.len(),
+                    s.skipped.len(),
+                    s.seconds
+                );
+            }
+            Ok(exit::OK)
+        }
+        Command::Validate {
+            configs,
+            data_dir,
+            quiet,
+        } => {
+            let mut code = exit::OK;
+            for c in &configs {
+                match validate(c, data_dir.clone()) {
+                    Ok(loaded) => {
+                        if !quiet {
+                            println!(
+                                "ok: {} ({}, {} point{})",
+                                c.display(),
+                                loaded.base.name,
+                                loaded.points.len(),
+                                if loaded.points.len() == 1 { "" } else { "s" }
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        eprint!("{e}");
+                        if !matches!(e, ExperimentError::Config(_)) {
+                            eprintln!();
+                        }
+                        if code == exit::OK {
+                            code = e.exit_code();
+                        }
+                    }
+                }
+            }
+            Ok(code)
+        }
+        Command::Report {
+            results,
+            out,
+            plots,
+        } => {
+            let plots = plots.unwrap_or_else(|| {
+                out.parent()
+                    .map(|p| p.join("plots"))
+                    .unwrap_or_else(|| PathBuf::from("plots"))
+            });
+            let written = write_report(&ReportOptions {
+                results,
+                out: out.clone(),
+                plots,
+            })?;
+            eprintln!(
+                "[lethe] wrote {} and {} plot{}",
+                out.display(),
+                written.plots.len(),
+                if written.plots.len() == 1 { "" } else { "s" }
+            );
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("lethe: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}

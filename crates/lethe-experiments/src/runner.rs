@@ -1,0 +1,994 @@
+//! Running one grid point: data, training, the removal sequence, the reference retrain, and
+//! the optional audit and strategy comparison. The result is a [`RunRecord`], the element of
+//! `runs` in a result file (field names per DESIGN §6, see the crate README).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use lethe_data::Dataset;
+use lethe_mia::attacks::ThresholdAttack;
+use lethe_mia::metrics::{AttackMetrics, EvaluationOptions};
+use lethe_mia::{AttackDescriptor, TargetModel};
+use lethe_models::{LinearModel, LinearModelParams, OneVsRestModel, SolverReport, Stream};
+use lethe_removal::{
+    BudgetPolicy, CertifiedModel, CertifiedParams, Comparison, Guarantee, RemovalStrategy,
+    StrategySpec, batches, build_strategy, compare_strategies, decision_accuracy,
+    deletion_sequence, label_sets,
+};
+use nalgebra::{DMatrix, DVector};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::{ExperimentConfig, Indices};
+use crate::data::{DataCache, DataContext, DataInfo, Prepared};
+use crate::error::{ExperimentError, Result};
+
+/// `Stream::Other` id of the reference retrain's noise (class k adds k).
+pub const REFERENCE_RETRAIN_STREAM: u64 = 0x201 << 48;
+/// Purpose constant mixed into the seed of the audit's samples.
+pub const AUDIT_SAMPLE_STREAM: u64 = 0x202 << 48;
+
+/// What a running point reports, for progress display. Implementations must be cheap.
+pub trait PointProgress: Sync {
+    /// A new phase started (`"loading data"`, `"training"`, …).
+    fn phase(&self, what: &str);
+    /// `done` of `total` removal requests served.
+    fn requests(&self, done: usize, total: usize);
+}
+
+/// A [`PointProgress`] that ignores everything.
+pub struct NoProgress;
+
+impl PointProgress for NoProgress {
+    fn phase(&self, _: &str) {}
+    fn requests(&self, _: usize, _: usize) {}
+}
+
+/// Provenance shared by every point of a run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Provenance {
+    /// The crate version (`lethe_version`).
+    pub lethe_version: String,
+    /// `git rev-parse HEAD` in the working directory at run time, or `"unknown"`.
+    pub git_commit: String,
+    /// Whether `git status --porcelain` showed changes (`None` when unknown).
+    pub git_dirty: Option<bool>,
+    /// The commit the binary was built from (`"unknown"` outside a checkout).
+    pub build_commit: String,
+    /// The machine.
+    pub host: Host,
+}
+
+/// The machine a point ran on (for timing comparisons).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Host {
+    /// CPU model (from /proc/cpuinfo on Linux, else "unknown").
+    pub cpu: String,
+    /// Threads available to the process.
+    pub threads: usize,
+    /// `std::env::consts::OS`.
+    pub os: String,
+}
+
+impl Host {
+    /// Detects the host.
+    pub fn detect() -> Self {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown".into());
+        Self {
+            cpu,
+            threads: std::thread::available_parallelism().map_or(1, usize::from),
+            os: std::env::consts::OS.to_string(),
+        }
+    }
+}
+
+impl Provenance {
+    /// Looks up the git commit of the current directory.
+    pub fn detect() -> Self {
+        let git = |args: &[&str]| {
+            std::process::Command::new("git")
+                .args(args)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        };
+        let commit = git(&["rev-parse", "HEAD"]).filter(|s| !s.is_empty());
+        let dirty = commit
+            .as_ref()
+            .and_then(|_| git(&["status", "--porcelain", "--untracked-files=no"]))
+            .map(|s| !s.is_empty());
+        Self {
+            lethe_version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: commit.unwrap_or_else(|| "unknown".into()),
+            git_dirty: dirty,
+            build_commit: env!("LETHE_BUILD_COMMIT").to_string(),
+            host: Host::detect(),
+        }
+    }
+}
+
+/// The initial training.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TrainRecord {
+    /// `removal.strategy`'s name.
+    pub strategy: String,
+    /// What the strategy guarantees.
+    pub guarantee: Guarantee,
+    /// Wall-clock seconds of training (all class models; for newton without the ‖X‖₂ bound).
+    pub seconds: f64,
+    /// Solver iterations summed over class models (newton only).
+    pub iterations: Option<usize>,
+    /// r₀ = ‖∇L_b(w*; D)‖ summed over class models, sum scale (newton only).
+    pub residual_norm: Option<f64>,
+    /// Test accuracy of the trained model (fraction; null for the squared loss).
+    pub test_accuracy: f64,
+    /// Training accuracy.
+    pub train_accuracy: f64,
+    /// The rigorous upper bound on ‖X‖₂ (newton only).
+    pub spectral_norm: Option<f64>,
+    /// Seconds to compute it (newton only).
+    pub spectral_norm_seconds: Option<f64>,
+    /// Class models trained (1 for binary data).
+    pub class_models: usize,
+    /// ‖b‖ of the first class model (newton only).
+    pub noise_norm: Option<f64>,
+    /// ‖w‖ of the first class model, when the strategy has single weights.
+    pub weight_norm: Option<f64>,
+}
+
+/// One removal request (DESIGN §6 names first; null = not applicable to the strategy).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RemovalRecord {
+    /// 1-based request number.
+    pub request: usize,
+    /// Removed training rows (0-based).
+    pub indices: Vec<usize>,
+    /// γ‖X‖₂‖v‖‖Xv‖, summed over class models (Corollary 1/2).
+    pub bound_data_dependent: Option<f64>,
+    /// 4γm²C²/(λ²(n − m)) (Theorem 1; valid for b = 0 only, never the certificate).
+    pub bound_worst_case: Option<f64>,
+    /// ‖∇L_b‖ of the released model on the remaining rows, including bᵀw (sum scale).
+    pub residual_norm: Option<f64>,
+    /// Accumulated residual β after the request.
+    pub beta: Option<f64>,
+    /// The budget σε/c.
+    pub budget: Option<f64>,
+    /// Whether the model was retrained from scratch.
+    pub retrained: bool,
+    /// Wall-clock seconds of the request (a retrain included).
+    pub seconds: f64,
+    /// Rows remaining after the request.
+    pub n_remaining: usize,
+    /// (γ/2)‖X‖₂‖Xv‖₄² (beyond the paper).
+    pub bound_tight: Option<f64>,
+    /// γ(n − m)‖v‖².
+    pub bound_gamma_n_v2: Option<f64>,
+    /// ‖Hv − Δ‖ of the step's solve.
+    pub solve_residual: Option<f64>,
+    /// The bound charged to β (chosen bound + solve residual).
+    pub certificate_bound: Option<f64>,
+    /// ‖∇L_b‖ of the Newton step's model (differs from `residual_norm` after a retrain).
+    pub step_residual_norm: Option<f64>,
+    /// β before the request.
+    pub beta_before: Option<f64>,
+    /// The ε that β corresponds to: β·c/σ.
+    pub epsilon_spent: Option<f64>,
+    /// Whether the released model is (ε, δ)-certified.
+    pub certified: Option<bool>,
+    /// Seconds of the Newton step and its bounds.
+    pub step_seconds: Option<f64>,
+    /// Seconds of a budget retrain (0 without one).
+    pub retrain_seconds: Option<f64>,
+    /// CG iterations summed over class models (fast solvers).
+    pub cg_iterations: Option<usize>,
+    /// Whether a Hessian was built and factored for this request (any class model).
+    pub factored: Option<bool>,
+}
+
+/// The reference retrain: every class model from scratch on the rows remaining after the last
+/// request, with a fresh b (Algorithm 1), timed in the same process.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RetrainRecord {
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Rows trained on.
+    pub n_rows: usize,
+    /// Solver iterations summed over class models.
+    pub iterations: usize,
+    /// Its training residual (sum over class models).
+    pub residual_norm: f64,
+    /// Its test accuracy.
+    pub test_accuracy: f64,
+    /// Its accuracy on the removed rows (null without removals).
+    pub removed_accuracy: f64,
+    /// ‖w − w_retrain‖ per class model, for strategies with single weights (the two models
+    /// have independent b, so this mixes removal error and noise).
+    pub weight_distance: Option<Vec<f64>>,
+}
+
+/// The summary of a run (DESIGN §6 names first).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    /// Requests served.
+    pub requests: usize,
+    /// Requests served before the first one that needed a retrain (budget policy `retrain`)
+    /// or pushed β over the budget (policy `never`). For strategies without a budget: every
+    /// request served.
+    pub supported_removals: usize,
+    /// Requests that retrained from scratch (budget retrains for newton; every request for
+    /// retrain; shard retrains for SISA).
+    pub retrains: usize,
+    /// Test accuracy of the model released after the last request.
+    pub test_accuracy_after: f64,
+    /// Median seconds per request.
+    pub removal_seconds_median: f64,
+    /// Median seconds of the full retrains timed in this run: budget retrains of newton and the
+    /// reference retrain.
+    pub retrain_seconds_median: f64,
+    /// Rows removed.
+    pub rows_removed: usize,
+    /// Rows removed by the supported requests.
+    pub supported_rows: usize,
+    /// Mean seconds per request.
+    pub removal_seconds_mean: f64,
+    /// Total seconds of all requests.
+    pub removal_seconds_total: f64,
+    /// Full retrains timed (at least 1: the reference retrain).
+    pub retrains_timed: usize,
+    /// `retrain_seconds_median / removal_seconds_median`.
+    pub speedup_median: f64,
+    /// Accuracy of the released model on the removed rows.
+    pub removed_accuracy_after: f64,
+    /// Whether the sequence stopped at the first unsupported request
+    /// (`stop_when_budget_exceeded`).
+    pub stopped_early: bool,
+    /// β after the last request (newton).
+    pub beta_final: Option<f64>,
+    /// The budget σε/c (newton).
+    pub budget: Option<f64>,
+    /// The ε of the final β (with budget policy `never`, the ε that certifies every request
+    /// without retraining, e.g. Figure 1's "ε at 100 removals").
+    pub epsilon_spent_final: Option<f64>,
+    /// Whether the final released model is certified.
+    pub certified_final: Option<bool>,
+    /// Mean certificate bound per request.
+    pub certificate_bound_mean: Option<f64>,
+    /// (budget − r₀) / mean certificate bound: requests one model supports at this ε if
+    /// every request costs the mean observed bound (≥ 0; "inf" when the bound is 0).
+    pub expected_supported_removals: Option<f64>,
+    /// Σ of the data-dependent bounds over all requests.
+    pub bound_data_dependent_total: Option<f64>,
+    /// Σ of the worst-case bounds over all requests.
+    pub bound_worst_case_total: Option<f64>,
+    /// Exact residual of the last released model.
+    pub residual_norm_final: Option<f64>,
+}
+
+/// One membership-inference result.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AuditEntry {
+    /// Which model was attacked: `original` (before removal), `unlearned` (released after the
+    /// last request) or `retrained` (the reference retrain).
+    pub model: String,
+    /// `forget_vs_test` (members = removed rows) or `retained_vs_test` (members = remaining
+    /// training rows, a control that shows the attack's power).
+    pub members: String,
+    /// What the attack was.
+    pub attack: AttackDescriptor,
+    /// Its metrics (AUC, TPR at low FPR, advantage, intervals, ROC).
+    pub metrics: AttackMetrics,
+}
+
+/// The membership-inference audit.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AuditRecord {
+    /// Members per evaluation (forget rows, sampled down to the test size if needed).
+    pub n_members: usize,
+    /// Non-members per evaluation (a seeded sample of the test set).
+    pub n_nonmembers: usize,
+    /// Every attack on every model.
+    pub results: Vec<AuditEntry>,
+    /// Why the audit was skipped, if it was.
+    pub skipped: Option<String>,
+}
+
+/// Seconds per phase.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Timings {
+    /// Loading and preparing data (0 when cached).
+    pub data: f64,
+    /// Whether the data came from the process cache.
+    pub data_cached: bool,
+    /// Initial training (for newton with the ‖X‖₂ bound).
+    pub train: f64,
+    /// Building the request sequence.
+    pub order: f64,
+    /// All removal requests.
+    pub removals: f64,
+    /// The reference retrain.
+    pub reference_retrain: f64,
+    /// Evaluating accuracies.
+    pub evaluation: f64,
+    /// The audit.
+    pub audit: f64,
+    /// The strategy comparison.
+    pub compare: f64,
+    /// The whole point.
+    pub total: f64,
+}
+
+/// Everything one grid point produced: an element of `runs`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunRecord {
+    /// Grid index.
+    pub index: usize,
+    /// Hash of the resolved point config (first 16 hex digits of SHA-256).
+    pub hash: String,
+    /// This point's grid and variant values (dotted path → value).
+    pub params: BTreeMap<String, Value>,
+    /// The seed of every random stream.
+    pub seed: u64,
+    /// The resolved config of this point.
+    pub config: Value,
+    /// Provenance of the process that computed the point.
+    pub provenance: Provenance,
+    /// Unix time (seconds) when the point finished.
+    pub finished_unix: u64,
+    /// The data.
+    pub data: DataInfo,
+    /// The initial training.
+    pub train: TrainRecord,
+    /// One record per request.
+    pub removals: Vec<RemovalRecord>,
+    /// The summary.
+    pub summary: Summary,
+    /// The reference retrain.
+    pub reference_retrain: RetrainRecord,
+    /// The audit, if configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditRecord>,
+    /// The comparison, if configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compare: Option<Vec<Comparison>>,
+    /// Seconds per phase.
+    pub timings: Timings,
+    /// The host's 1-minute load average when the point finished (Linux `/proc/loadavg`; null
+    /// elsewhere): above the number of threads, other processes competed for the CPU.
+    pub load_average_1m: Option<f64>,
+}
+
+/// The 1-minute load average (Linux), if readable.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Median (NaN for no values).
+pub fn median(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+fn mean(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
+/// The certified-removal parameters of a resolved config.
+pub fn certified_params(cfg: &ExperimentConfig) -> CertifiedParams {
+    let model = LinearModelParams {
+        loss: cfg.model.loss,
+        lambda: cfg.model.lambda,
+        sigma: cfg.model.sigma,
+        noise: cfg.model.noise,
+        solver: cfg.model.solver,
+    };
+    let mut p = CertifiedParams::new(model);
+    p.epsilon = cfg.certificate.epsilon;
+    p.delta = cfg.certificate.delta;
+    p.bound = cfg.removal.bound;
+    p.solver = cfg.removal.solver;
+    p.budget_policy = cfg.removal.budget_policy;
+    p.spectral_norm = cfg.removal.spectral_norm;
+    p.exact_residual = cfg.removal.exact_residual;
+    p.fast_path = cfg.removal.fast_path;
+    p
+}
+
+/// The request sequence of a resolved config: explicit indices, or `requests` batches of
+/// `batch_size` rows from the deletion order.
+///
+/// # Errors
+/// Errors of `lethe_removal::deletion_sequence` (too many rows, a targeted class that does
+/// not occur, …).
+pub fn request_sequence(
+    cfg: &ExperimentConfig,
+    train: &Dataset,
+    model: Option<(&DMatrix<f64>, &[Option<f64>])>,
+) -> Result<Vec<Vec<usize>>> {
+    let r = &cfg.removal;
+    if let Some(ix) = &r.indices {
+        return Ok(match ix {
+            Indices::Flat(v) => batches(v, r.batch_size),
+            Indices::Batches(b) => b.clone(),
+        });
+    }
+    if r.requests == 0 {
+        return Ok(Vec::new());
+    }
+    let count = r.requests.checked_mul(r.batch_size).ok_or_else(|| {
+        ExperimentError::Usage("removal.requests × removal.batch_size overflows".into())
+    })?;
+    let seq = deletion_sequence(
+        &r.order.0,
+        train,
+        model.map(|(w, c)| (w, c, cfg.model.loss)),
+        count,
+        cfg.seed,
+    )?;
+    Ok(batches(&seq, r.batch_size))
+}
+
+/// Builds a lethe-mia target from a weight matrix (d × K).
+fn linear_models(
+    w: &DMatrix<f64>,
+    classes: &[Option<f64>],
+    params: LinearModelParams,
+) -> (Vec<LinearModel>, Vec<f64>) {
+    let report = SolverReport {
+        solver: "external".into(),
+        iterations: 0,
+        residual_norm: f64::NAN,
+        seconds: 0.0,
+        factorizations: 0,
+        cg_iterations: 0,
+    };
+    let models = w
+        .column_iter()
+        .map(|col| LinearModel {
+            weights: col.into_owned(),
+            noise: DVector::zeros(w.nrows()),
+            params,
+            report: report.clone(),
+        })
+        .collect();
+    let class_ids = classes.iter().map(|c| c.unwrap_or(0.0)).collect();
+    (models, class_ids)
+}
+
+fn attack_target(
+    w: &DMatrix<f64>,
+    classes: &[Option<f64>],
+    params: LinearModelParams,
+    eval: impl FnOnce(TargetModel<'_>) -> Result<Vec<AuditEntry>>,
+) -> Result<Vec<AuditEntry>> {
+    let (models, class_ids) = linear_models(w, classes, params);
+    if models.len() == 1 {
+        eval(TargetModel::Binary(&models[0]))
+    } else {
+        let ovr = OneVsRestModel {
+            classes: class_ids,
+            models,
+        };
+        eval(TargetModel::OneVsRest(&ovr))
+    }
+}
+
+/// A seeded sample of `k` of `rows` (sorted), from `lethe_data::shuffle_indices` with a seed
+/// derived from the experiment seed and the purpose.
+fn sample(rows: &[usize], k: usize, seed: u64, purpose: u64) -> Vec<usize> {
+    let derived = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (AUDIT_SAMPLE_STREAM + purpose);
+    let perm = lethe_data::shuffle_indices(rows.len(), derived);
+    let mut v: Vec<usize> = perm.into_iter().take(k).map(|i| rows[i]).collect();
+    v.sort_unstable();
+    v
+}
+
+struct AuditModels<'a> {
+    original: Option<&'a DMatrix<f64>>,
+    unlearned: Option<&'a DMatrix<f64>>,
+    retrained: &'a DMatrix<f64>,
+}
+
+fn run_audit(
+    cfg: &ExperimentConfig,
+    data: &Prepared,
+    classes: &[Option<f64>],
+    removed: &[usize],
+    remaining: &[usize],
+    models: AuditModels<'_>,
+) -> Result<AuditRecord> {
+    let Some(audit) = &cfg.audit else {
+        return Err(ExperimentError::Usage("no audit configured".into()));
+    };
+    let params = certified_params(cfg).model;
+    let test_rows: Vec<usize> = (0..data.test.n_samples()).collect();
+    let k = removed.len().min(test_rows.len()).min(remaining.len());
+    if k == 0 {
+        return Ok(AuditRecord {
+            n_members: 0,
+            n_nonmembers: 0,
+            results: Vec::new(),
+            skipped: Some("no removed rows, test rows or remaining rows to compare".into()),
+        });
+    }
+    let forget = data.train.select(&sample(removed, k, cfg.seed, 1))?;
+    let retained = data.train.select(&sample(remaining, k, cfg.seed, 2))?;
+    let held_out = data.test.select(&sample(&test_rows, k, cfg.seed, 3))?;
+    let is_member: Vec<bool> = (0..2 * k).map(|i| i < k).collect();
+    let stack = |a: &Dataset, b: &Dataset| -> Result<Dataset> {
+        let d = a.n_features();
+        let x = DMatrix::from_fn(a.n_samples() + b.n_samples(), d, |i, j| {
+            if i < a.n_samples() {
+                a.features()[(i, j)]
+            } else {
+                b.features()[(i - a.n_samples(), j)]
+            }
+        });
+        let y = DVector::from_iterator(
+            a.n_samples() + b.n_samples(),
+            a.labels().iter().chain(b.labels().iter()).copied(),
+        );
+        Ok(Dataset::new(x, y)?)
+    };
+    let forget_vs_test = stack(&forget, &held_out)?;
+    let retained_vs_test = stack(&retained, &held_out)?;
+    let options = EvaluationOptions {
+        bootstrap: audit.bootstrap.unwrap_or_default(),
+        max_roc_points: audit.roc_points,
+    };
+    let mut results = Vec::new();
+    let mut targets: Vec<(&str, &DMatrix<f64>)> = Vec::new();
+    if let Some(w) = models.original {
+        targets.push(("original", w));
+    }
+    if let Some(w) = models.unlearned {
+        targets.push(("unlearned", w));
+    }
+    targets.push(("retrained", models.retrained));
+    for (model_name, w) in targets {
+        let entries = attack_target(w, classes, params, |target| {
+            let mut out = Vec::new();
+            for &statistic in &audit.attacks {
+                let attack = ThresholdAttack { statistic };
+                let mut sets = vec![("forget_vs_test", &forget_vs_test)];
+                if model_name == "unlearned" {
+                    sets.push(("retained_vs_test", &retained_vs_test));
+                }
+                for (members, set) in sets {
+                    let output = attack.run(target, set)?;
+                    let mut metrics = output.evaluate(&is_member, &options)?;
+                    if options.max_roc_points == 0 {
+                        metrics.roc.clear();
+                    }
+                    out.push(AuditEntry {
+                        model: model_name.into(),
+                        members: members.into(),
+                        attack: output.descriptor,
+                        metrics,
+                    });
+                }
+            }
+            Ok(out)
+        })?;
+        results.extend(entries);
+    }
+    Ok(AuditRecord {
+        n_members: k,
+        n_nonmembers: k,
+        results,
+        skipped: None,
+    })
+}
+
+/// The reference retrain's model and cost.
+struct Retrained {
+    weights: DMatrix<f64>,
+    classes: Vec<Option<f64>>,
+    seconds: f64,
+    iterations: usize,
+    residual: f64,
+}
+
+/// Trains a fresh model on the remaining rows (reference retrain).
+fn reference_retrain(
+    cfg: &ExperimentConfig,
+    train: &Dataset,
+    active: &[bool],
+) -> Result<Retrained> {
+    let params = certified_params(cfg).model;
+    let sets = label_sets(train, params.loss)?;
+    let start = Instant::now();
+    let mut columns = Vec::with_capacity(sets.len());
+    let mut classes = Vec::with_capacity(sets.len());
+    let mut iterations = 0;
+    let mut residual = 0.0;
+    for (k, (class, labels)) in sets.iter().enumerate() {
+        let b = params.draw_noise(
+            train.n_features(),
+            cfg.seed,
+            Stream::Other(REFERENCE_RETRAIN_STREAM + k as u64),
+        )?;
+        let m = params.fit_parts(train.features(), labels, Some(active), b, None)?;
+        iterations += m.report.iterations;
+        residual += m.report.residual_norm;
+        columns.push(m.weights);
+        classes.push(*class);
+    }
+    Ok(Retrained {
+        weights: DMatrix::from_columns(&columns),
+        classes,
+        seconds: start.elapsed().as_secs_f64(),
+        iterations,
+        residual,
+    })
+}
+
+fn accuracy_of(w: &DMatrix<f64>, classes: &[Option<f64>], data: &Dataset) -> f64 {
+    decision_accuracy(&(data.features() * w), classes, data.labels())
+}
+
+/// Runs one grid point of a resolved config.
+///
+/// # Errors
+/// Data, training, removal, audit or comparison failures, each typed.
+#[allow(clippy::too_many_arguments)]
+pub fn run_point(
+    cfg: &ExperimentConfig,
+    index: usize,
+    params: BTreeMap<String, Value>,
+    config_value: Value,
+    hash: String,
+    provenance: &Provenance,
+    ctx: &DataContext,
+    cache: &DataCache,
+    progress: &dyn PointProgress,
+) -> Result<RunRecord> {
+    let start = Instant::now();
+    let mut timings = Timings::default();
+    let classification = cfg.model.loss.needs_binary_labels();
+
+    progress.phase("loading data");
+    let t = Instant::now();
+    let (data, cached) = cache.get(cfg, ctx)?;
+    timings.data = t.elapsed().as_secs_f64();
+    timings.data_cached = cached;
+    let train = Arc::clone(&data.train);
+
+    progress.phase("training");
+    let t = Instant::now();
+    let cparams = certified_params(cfg);
+    let spec = &cfg.removal.strategy.0;
+    let mut newton_info = None;
+    let mut strategy: Box<dyn RemovalStrategy> = match spec {
+        StrategySpec::Newton => {
+            let model = match &cfg.model.noise_vector {
+                Some(nv) => CertifiedModel::train_with_noise(
+                    cparams,
+                    Arc::clone(&train),
+                    cfg.seed,
+                    nv.vectors().into_iter().map(DVector::from_vec).collect(),
+                )?,
+                None => CertifiedModel::train(cparams, Arc::clone(&train), cfg.seed)?,
+            };
+            newton_info = Some((
+                model.train_summary().clone(),
+                model.spectral_norm(),
+                model.class_models()[0].noise.norm(),
+                model.budget(),
+            ));
+            Box::new(model)
+        }
+        other => build_strategy(other, cparams, Arc::clone(&train), cfg.seed)?,
+    };
+    timings.train = t.elapsed().as_secs_f64();
+    let classes = strategy.classes();
+    let initial_weights = strategy.weights();
+
+    let t = Instant::now();
+    let test_accuracy = strategy.accuracy(&data.test)?;
+    let train_accuracy = strategy.accuracy(&train)?;
+    timings.evaluation += t.elapsed().as_secs_f64();
+    let (test_accuracy, train_accuracy) = if classification {
+        (test_accuracy, train_accuracy)
+    } else {
+        (f64::NAN, f64::NAN)
+    };
+    let train_record = TrainRecord {
+        strategy: spec.name().to_string(),
+        guarantee: strategy.guarantee(),
+        seconds: newton_info
+            .as_ref()
+            .map_or(timings.train, |(s, ..)| s.seconds),
+        iterations: newton_info.as_ref().map(|(s, ..)| s.iterations),
+        residual_norm: newton_info.as_ref().map(|(s, ..)| s.residual_norm),
+        test_accuracy,
+        train_accuracy,
+        spectral_norm: newton_info.as_ref().map(|(_, n, ..)| *n),
+        spectral_norm_seconds: newton_info.as_ref().map(|(s, ..)| s.spectral_norm_seconds),
+        class_models: classes.len(),
+        noise_norm: newton_info.as_ref().map(|(_, _, b, _)| *b),
+        weight_norm: initial_weights.as_ref().map(|w| w.column(0).norm()),
+    };
+
+    progress.phase("ordering requests");
+    let t = Instant::now();
+    let requests = request_sequence(
+        cfg,
+        &train,
+        initial_weights.as_ref().map(|w| (w, classes.as_slice())),
+    )?;
+    timings.order = t.elapsed().as_secs_f64();
+
+    progress.phase("removing");
+    let t = Instant::now();
+    let mut removals = Vec::with_capacity(requests.len());
+    let mut supported = None;
+    let mut stopped_early = false;
+    let mut budget_retrain_seconds = Vec::new();
+    let total = requests.len();
+    progress.requests(0, total);
+    for (i, batch) in requests.iter().enumerate() {
+        let outcome = strategy.remove(batch)?;
+        let cert = outcome.certificate.as_ref();
+        let exceeded = match cert {
+            Some(c) => match cfg.removal.budget_policy {
+                BudgetPolicy::Retrain => c.retrained,
+                BudgetPolicy::Never => !(c.beta <= c.budget),
+            },
+            None => false,
+        };
+        if let Some(c) = cert
+            && c.retrained
+        {
+            budget_retrain_seconds.push(c.retrain_seconds);
+        }
+        removals.push(RemovalRecord {
+            request: outcome.request,
+            indices: outcome.indices.clone(),
+            bound_data_dependent: cert.map(|c| c.bound_data_dependent),
+            bound_worst_case: cert.map(|c| c.bound_worst_case),
+            residual_norm: cert.and_then(|c| c.residual_norm),
+            beta: cert.map(|c| c.beta),
+            budget: cert.map(|c| c.budget),
+            retrained: outcome.retrained,
+            seconds: outcome.seconds,
+            n_remaining: cert.map_or_else(
+                || strategy.active().iter().filter(|a| **a).count(),
+                |c| c.n_remaining,
+            ),
+            bound_tight: cert.map(|c| c.bound_tight),
+            bound_gamma_n_v2: cert.map(|c| c.bound_gamma_n_v2),
+            solve_residual: cert.map(|c| c.solve_residual),
+            certificate_bound: cert.map(|c| c.certificate_bound),
+            step_residual_norm: cert.and_then(|c| c.step_residual_norm),
+            beta_before: cert.map(|c| c.beta_before),
+            epsilon_spent: cert.map(|c| c.epsilon_spent),
+            certified: cert.map(|c| c.certified),
+            step_seconds: cert.map(|c| c.step_seconds),
+            retrain_seconds: cert.map(|c| c.retrain_seconds),
+            cg_iterations: cert.map(|c| c.classes.iter().map(|s| s.cg_iterations).sum()),
+            factored: cert.map(|c| c.classes.iter().any(|s| s.factored)),
+        });
+        progress.requests(i + 1, total);
+        if exceeded && supported.is_none() {
+            supported = Some(i);
+            if cfg.removal.stop_when_budget_exceeded {
+                stopped_early = i + 1 < total;
+                break;
+            }
+        }
+    }
+    timings.removals = t.elapsed().as_secs_f64();
+    let served = removals.len();
+    let supported_removals = supported.unwrap_or(served);
+    let removed: Vec<usize> = removals.iter().flat_map(|r| r.indices.clone()).collect();
+    let supported_rows: usize = removals[..supported_removals]
+        .iter()
+        .map(|r| r.indices.len())
+        .sum();
+
+    let t = Instant::now();
+    let test_accuracy_after = if classification {
+        strategy.accuracy(&data.test)?
+    } else {
+        f64::NAN
+    };
+    let removed_accuracy_after = if classification && !removed.is_empty() {
+        strategy.accuracy_on_rows(&train, &removed)?
+    } else {
+        f64::NAN
+    };
+    timings.evaluation += t.elapsed().as_secs_f64();
+
+    progress.phase("reference retrain");
+    let active = strategy.active().to_vec();
+    let remaining: Vec<usize> = (0..active.len()).filter(|&i| active[i]).collect();
+    let Retrained {
+        weights: w_ref,
+        classes: ref_classes,
+        seconds: ref_seconds,
+        iterations: ref_iterations,
+        residual: ref_residual,
+    } = reference_retrain(cfg, &train, &active)?;
+    timings.reference_retrain = ref_seconds;
+    let final_weights = strategy.weights();
+    let reference = RetrainRecord {
+        seconds: ref_seconds,
+        n_rows: remaining.len(),
+        iterations: ref_iterations,
+        residual_norm: ref_residual,
+        test_accuracy: if classification {
+            accuracy_of(&w_ref, &ref_classes, &data.test)
+        } else {
+            f64::NAN
+        },
+        removed_accuracy: if classification && !removed.is_empty() {
+            accuracy_of(&w_ref, &ref_classes, &train.select(&removed)?)
+        } else {
+            f64::NAN
+        },
+        weight_distance: final_weights
+            .as_ref()
+            .map(|w| lethe_removal::weight_distance(w, &w_ref)),
+    };
+
+    let seconds: Vec<f64> = removals.iter().map(|r| r.seconds).collect();
+    let mut retrain_times = budget_retrain_seconds;
+    retrain_times.push(ref_seconds);
+    let certs: Vec<f64> = removals
+        .iter()
+        .filter_map(|r| r.certificate_bound)
+        .collect();
+    let last = removals.last();
+    let budget = newton_info.as_ref().map(|(.., b)| *b);
+    let r0 = newton_info.as_ref().map(|(s, ..)| s.residual_norm);
+    let certificate_bound_mean = (!certs.is_empty()).then(|| mean(&certs));
+    let expected_supported_removals = match (budget, r0, certificate_bound_mean) {
+        (Some(b), Some(r0), Some(m)) => Some(if m > 0.0 {
+            ((b - r0) / m).max(0.0)
+        } else if b >= r0 {
+            f64::INFINITY
+        } else {
+            0.0
+        }),
+        _ => None,
+    };
+    let sum_opt = |f: fn(&RemovalRecord) -> Option<f64>| -> Option<f64> {
+        let v: Vec<f64> = removals.iter().filter_map(f).collect();
+        (!v.is_empty()).then(|| v.iter().sum())
+    };
+    let removal_seconds_median = median(&seconds);
+    let retrain_seconds_median = median(&retrain_times);
+    let summary = Summary {
+        requests: served,
+        supported_removals,
+        retrains: removals.iter().filter(|r| r.retrained).count(),
+        test_accuracy_after,
+        removal_seconds_median,
+        retrain_seconds_median,
+        rows_removed: removed.len(),
+        supported_rows,
+        removal_seconds_mean: mean(&seconds),
+        removal_seconds_total: seconds.iter().sum(),
+        retrains_timed: retrain_times.len(),
+        speedup_median: retrain_seconds_median / removal_seconds_median,
+        removed_accuracy_after,
+        stopped_early,
+        beta_final: last.and_then(|r| r.beta).or(r0),
+        budget,
+        epsilon_spent_final: last.and_then(|r| r.epsilon_spent).or_else(|| {
+            r0.map(|r0| {
+                cfg.model
+                    .noise
+                    .epsilon_for_residual(cfg.model.sigma, r0, cfg.certificate.delta)
+            })
+        }),
+        certified_final: last.and_then(|r| r.certified),
+        certificate_bound_mean,
+        expected_supported_removals,
+        bound_data_dependent_total: sum_opt(|r| r.bound_data_dependent),
+        bound_worst_case_total: sum_opt(|r| r.bound_worst_case),
+        residual_norm_final: last.and_then(|r| r.residual_norm),
+    };
+
+    let audit = match &cfg.audit {
+        Some(_) => {
+            progress.phase("audit");
+            let t = Instant::now();
+            let record = match (initial_weights.as_ref(), final_weights.as_ref()) {
+                (Some(w0), Some(w1)) => run_audit(
+                    cfg,
+                    &data,
+                    &classes,
+                    &removed,
+                    &remaining,
+                    AuditModels {
+                        original: Some(w0),
+                        unlearned: Some(w1),
+                        retrained: &w_ref,
+                    },
+                )?,
+                _ => AuditRecord {
+                    n_members: 0,
+                    n_nonmembers: 0,
+                    results: Vec::new(),
+                    skipped: Some(format!(
+                        "strategy `{}` has no single weight vector to attack",
+                        spec.name()
+                    )),
+                },
+            };
+            timings.audit = t.elapsed().as_secs_f64();
+            Some(record)
+        }
+        None => None,
+    };
+
+    let compare = match &cfg.compare {
+        Some(c) => {
+            progress.phase("comparing strategies");
+            let t = Instant::now();
+            let specs: Vec<StrategySpec> = c.strategies.iter().map(|s| s.0.clone()).collect();
+            let out = compare_strategies(
+                &specs,
+                certified_params(cfg),
+                Arc::clone(&train),
+                &data.test,
+                &requests[..served],
+                cfg.seed,
+            )?;
+            timings.compare = t.elapsed().as_secs_f64();
+            Some(out)
+        }
+        None => None,
+    };
+
+    timings.total = start.elapsed().as_secs_f64();
+    Ok(RunRecord {
+        index,
+        hash,
+        params,
+        seed: cfg.seed,
+        config: config_value,
+        provenance: provenance.clone(),
+        finished_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        data: data.info.clone(),
+        train: train_record,
+        removals,
+        summary,
+        reference_retrain: reference,
+        audit,
+        compare,
+        timings,
+        load_average_1m: load_average(),
+    })
+}

@@ -10,8 +10,8 @@
 use std::path::{Path, PathBuf};
 
 use lethe_data::{
-    DataError, Dataset, MnistSplit, RowNormalization, SyntheticOptions, binary_subset, load_mnist,
-    logistic_planted, normalize_rows, scale_pixels,
+    DataError, Dataset, MnistSplit, RowNormalization, SyntheticOptions, binary_subset,
+    load_mnist_classes, logistic_planted, normalize_rows, scale_pixels,
 };
 
 /// Rows of the MNIST 3-vs-8 training set (6131 threes + 5851 eights).
@@ -37,10 +37,10 @@ pub fn mnist_dir() -> Option<PathBuf> {
 /// `(train, test)`.
 ///
 /// # Errors
-/// A missing or malformed IDX file, as [`lethe_data::load_mnist`] reports it.
+/// A missing or malformed IDX file, as [`lethe_data::load_mnist_classes`] reports it.
 pub fn load_mnist_3v8(dir: &Path) -> Result<(Dataset, Dataset), DataError> {
     let prepare = |split| -> Result<Dataset, DataError> {
-        let ds = binary_subset(&load_mnist(dir, split)?, 3.0, 8.0)?;
+        let ds = binary_subset(&load_mnist_classes(dir, split, &[3, 8])?, 3.0, 8.0)?;
         normalize_rows(&scale_pixels(&ds), RowNormalization::UnitNorm)
     };
     Ok((prepare(MnistSplit::Train)?, prepare(MnistSplit::Test)?))

@@ -22,6 +22,14 @@ pub const MAX_LIBSVM_FEATURES: usize = 10_000_000;
 /// 4 GiB of f64.
 pub const MAX_DENSE_ENTRIES: usize = 1 << 29;
 
+/// Densification may take at most this many dense entries per stored value (or
+/// [`DENSE_FLOOR`], whichever is larger): real sparse sets expand by a small factor (a9a: ~3),
+/// while a tiny file with huge indices would otherwise allocate gigabytes.
+pub const MAX_DENSE_PER_STORED_VALUE: usize = 4096;
+
+/// Dense sizes up to this many entries (128 MiB of f64) are always allowed.
+pub const DENSE_FLOOR: usize = 1 << 24;
+
 /// Loads a LibSVM/SVMlight file (plain or gzip) as a dense dataset.
 ///
 /// With `n_features = Some(d)` the dataset has exactly `d` columns and an index above `d` is an
@@ -155,12 +163,19 @@ fn libsvm_from_input(input: &mut Input<'_>, n_features: Option<usize>) -> Result
     }
     let n = labels.len();
     let d = n_features.unwrap_or(max_index);
+    let stored = entries.len().max(n);
+    let limit = MAX_DENSE_ENTRIES.min(
+        stored
+            .saturating_mul(MAX_DENSE_PER_STORED_VALUE)
+            .max(DENSE_FLOOR),
+    );
     match n.checked_mul(d) {
-        Some(total) if total <= MAX_DENSE_ENTRIES => {}
+        Some(total) if total <= limit => {}
         _ => {
             return Err(input.format_error(format!(
-                "{n} examples × {d} features is too large to densify (limit \
-                 {MAX_DENSE_ENTRIES} entries)"
+                "{n} examples × {d} features is too large to densify from {stored} stored \
+                 values (limit {limit} entries: at most {MAX_DENSE_PER_STORED_VALUE} per stored \
+                 value, never more than {MAX_DENSE_ENTRIES})"
             )));
         }
     }

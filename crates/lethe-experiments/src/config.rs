@@ -1230,8 +1230,25 @@ fn provided_paths(root: &Value) -> BTreeSet<String> {
     paths
 }
 
+/// The most grid points (variants × grid combinations) a config may expand to.
+pub const MAX_POINTS: usize = 100_000;
+
+/// The number of points a config value expands to, `None` if it overflows `usize`.
+pub fn point_count(root: &Value) -> Option<usize> {
+    let combos = grid_of(root)
+        .iter()
+        .try_fold(1usize, |acc, (_, v)| acc.checked_mul(v.len()))?;
+    combos.checked_mul(variants_of(root).len().max(1))
+}
+
 /// Expands the grid and variants of a config value into points (one point without either).
+///
+/// Callers must check [`point_count`] against [`MAX_POINTS`] first ([`load`] does): a small
+/// file can describe an astronomically large grid. Beyond [`MAX_POINTS`] this returns no points.
 pub fn expand(root: &Value) -> Vec<PointSpec> {
+    if point_count(root).is_none_or(|n| n > MAX_POINTS) {
+        return Vec::new();
+    }
     let grid = grid_of(root);
     let variants = variants_of(root);
     let variant_list: Vec<Option<(usize, BTreeMap<String, Value>)>> = if variants.is_empty() {
@@ -1709,6 +1726,21 @@ pub fn load(file: &Path) -> Result<LoadedConfig> {
     let raw: Value = serde_json::from_str(&text)
         .map_err(|e| fail(vec![ConfigIssue::new("$", format!("not valid JSON: {e}"))]))?;
     let mut issues = validate_value(&raw);
+    match point_count(&raw) {
+        Some(n) if n <= MAX_POINTS => {}
+        count => {
+            issues.push(ConfigIssue::new(
+                "$.grid",
+                match count {
+                    Some(n) => format!("the grid and variants give {n} points (at most {MAX_POINTS})"),
+                    None => format!("the grid and variants give more points than fit in memory (at most {MAX_POINTS})"),
+                },
+            ));
+            issues.sort();
+            issues.dedup();
+            return Err(fail(issues));
+        }
+    }
     let points = expand(&raw);
     if raw.is_object() {
         // Issue → the points it occurs in; issues of some points only name them.

@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use lethe_data::{
-    Dataset, MnistSplit, RowNormalization, binary_subset, bundled, load_mnist, normalize_rows,
-    scale_pixels, train_test_split,
+    Dataset, MnistSplit, RowNormalization, binary_subset, bundled, load_mnist_classes,
+    normalize_rows, scale_pixels, train_test_split,
 };
 use lethe_models::{LinearModelParams, SolverKind};
 
@@ -29,7 +29,7 @@ type BoxError = Box<dyn std::error::Error>;
 /// MNIST 3-vs-8 with the paper's preprocessing, from the official files in `dir`.
 fn mnist_3v8(dir: &Path) -> Result<(Dataset, Dataset), BoxError> {
     let prepare = |split| -> Result<Dataset, BoxError> {
-        let ds = binary_subset(&load_mnist(dir, split)?, 3.0, 8.0)?;
+        let ds = binary_subset(&load_mnist_classes(dir, split, &[3, 8])?, 3.0, 8.0)?;
         Ok(normalize_rows(
             &scale_pixels(&ds),
             RowNormalization::UnitNorm,

@@ -566,17 +566,37 @@ impl CertifiedModel {
         let retrain = self.params.budget_policy == BudgetPolicy::Retrain
             && !(beta_before + certificate_bound <= budget);
 
+        // Retraining (if needed) happens before anything is committed, so that a failed
+        // retrain leaves the model exactly as it was.
+        let mut retrain_seconds = 0.0;
+        let retrained = if retrain {
+            let t = Instant::now();
+            let fitted = self.retrain_classes(&remaining)?;
+            retrain_seconds = t.elapsed().as_secs_f64();
+            Some(fitted)
+        } else {
+            None
+        };
+
         // Commit: nothing above changed the model.
         self.active = remaining;
         self.n_active = n_remaining;
         self.gram = new_gram;
         self.requests += 1;
-        let mut retrain_seconds = 0.0;
         let residual_norm;
-        if retrain {
-            let t = Instant::now();
-            self.retrain_all()?;
-            retrain_seconds = t.elapsed().as_secs_f64();
+        if let Some(fitted) = retrained {
+            self.retrains += 1;
+            for cache in &mut self.caches {
+                cache.reset();
+            }
+            let mut beta = 0.0;
+            for (class, (weights, noise, r0)) in self.classes.iter_mut().zip(fitted) {
+                class.weights = weights;
+                class.noise = noise;
+                class.training_residual = r0;
+                beta += r0;
+            }
+            self.beta = beta;
             residual_norm = Some(self.beta);
         } else {
             let fast = self.params.solver != StepSolver::Cholesky;
@@ -661,38 +681,38 @@ impl CertifiedModel {
 
     /// Algorithm 2's retraining: every class model from scratch (w = 0) on the remaining rows
     /// with a fresh b from the retrain stream; β ← Σ_k r₀_k.
-    fn retrain_all(&mut self) -> Result<()> {
-        self.retrains += 1;
-        for cache in &mut self.caches {
-            cache.reset();
-        }
+    /// Algorithm 2's retraining, computed without changing the model: every class model from
+    /// scratch (w = 0) on the rows `remaining` with a fresh b from the retrain stream
+    /// (retrain number `self.retrains + 1`). Returns (w, b, r₀) per class.
+    fn retrain_classes(&self, remaining: &[bool]) -> Result<Vec<Retrained>> {
         let d = self.data.n_features();
-        let mut beta = 0.0;
-        for (k, class) in self.classes.iter_mut().enumerate() {
-            let b = self.params.model.draw_noise(
-                d,
-                self.seed,
-                Stream::RetrainNoise {
-                    class: k as u32,
-                    retrain: self.retrains,
-                },
-            )?;
-            let m = self.params.model.fit_parts(
-                self.data.features(),
-                &class.labels,
-                Some(&self.active),
-                b,
-                None,
-            )?;
-            class.weights = m.weights;
-            class.noise = m.noise;
-            class.training_residual = m.report.residual_norm;
-            beta += m.report.residual_norm;
-        }
-        self.beta = beta;
-        Ok(())
+        self.classes
+            .iter()
+            .enumerate()
+            .map(|(k, class)| {
+                let b = self.params.model.draw_noise(
+                    d,
+                    self.seed,
+                    Stream::RetrainNoise {
+                        class: k as u32,
+                        retrain: self.retrains + 1,
+                    },
+                )?;
+                let m = self.params.model.fit_parts(
+                    self.data.features(),
+                    &class.labels,
+                    Some(remaining),
+                    b,
+                    None,
+                )?;
+                Ok((m.weights, m.noise, m.report.residual_norm))
+            })
+            .collect()
     }
 }
+
+/// One class model retrained from scratch: (w, b, r₀).
+type Retrained = (DVector<f64>, DVector<f64>, f64);
 
 /// The label vectors of the class models: one (the labels themselves) for ±1 data or the
 /// squared loss, else one ±1 vector per class (one-vs-rest) with its class label.

@@ -164,6 +164,32 @@ pub fn linear_gaussian(
     Ok((Dataset::new(x, y)?, w))
 }
 
+/// The numeric test fixture of lethe's design reference (DESIGN.md §1): six rows in R²,
+/// (1, 2), (2, −1), (−1, −1.5), (0.5, 0.5), (−2, 1), (1.5, −0.5), each divided by its norm, with
+/// labels y = (+1, +1, −1, +1, −1, −1). With λ = 0.1, b = (0.3, −0.2) and the logistic loss its
+/// optimum is w* = (0.649819846191317, 0.9405570922681326); the reference also gives the
+/// removal step, every bound and the retrained weights, so any implementation can be checked
+/// against it.
+pub fn design_fixture() -> Dataset {
+    const RAW: [[f64; 2]; 6] = [
+        [1.0, 2.0],
+        [2.0, -1.0],
+        [-1.0, -1.5],
+        [0.5, 0.5],
+        [-2.0, 1.0],
+        [1.5, -0.5],
+    ];
+    let rows: Vec<Vec<f64>> = RAW
+        .iter()
+        .map(|r| {
+            let n = (r[0] * r[0] + r[1] * r[1]).sqrt();
+            vec![r[0] / n, r[1] / n]
+        })
+        .collect();
+    Dataset::from_rows(&rows, vec![1.0, 1.0, -1.0, 1.0, -1.0, -1.0])
+        .expect("the fixture rows are finite and rectangular")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

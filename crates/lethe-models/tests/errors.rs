@@ -10,22 +10,7 @@ use nalgebra::{DMatrix, DVector};
 
 /// Six unit-norm rows in R² with ±1 labels (the fixture of DESIGN.md §1).
 fn fixture() -> Dataset {
-    let raw: [[f64; 2]; 6] = [
-        [1.0, 2.0],
-        [2.0, -1.0],
-        [-1.0, -1.5],
-        [0.5, 0.5],
-        [-2.0, 1.0],
-        [1.5, -0.5],
-    ];
-    let rows: Vec<Vec<f64>> = raw
-        .iter()
-        .map(|r| {
-            let n = (r[0] * r[0] + r[1] * r[1]).sqrt();
-            vec![r[0] / n, r[1] / n]
-        })
-        .collect();
-    Dataset::from_rows(&rows, vec![1.0, 1.0, -1.0, 1.0, -1.0, -1.0]).unwrap()
+    lethe_data::synthetic::design_fixture()
 }
 
 fn zeros(d: usize) -> DVector<f64> {

@@ -5,22 +5,7 @@ use lethe_models::{LinearModelParams, LossKind, Objective, SolverKind, SolverOpt
 use nalgebra::{DMatrix, DVector};
 
 fn fixture() -> Dataset {
-    let raw: [[f64; 2]; 6] = [
-        [1.0, 2.0],
-        [2.0, -1.0],
-        [-1.0, -1.5],
-        [0.5, 0.5],
-        [-2.0, 1.0],
-        [1.5, -0.5],
-    ];
-    let rows: Vec<Vec<f64>> = raw
-        .iter()
-        .map(|r| {
-            let n = (r[0] * r[0] + r[1] * r[1]).sqrt();
-            vec![r[0] / n, r[1] / n]
-        })
-        .collect();
-    Dataset::from_rows(&rows, vec![1.0, 1.0, -1.0, 1.0, -1.0, -1.0]).unwrap()
+    lethe_data::synthetic::design_fixture()
 }
 
 fn b() -> DVector<f64> {

@@ -10,22 +10,8 @@ use nalgebra::DVector;
 const TOL: f64 = 1e-12;
 
 fn data(labels: Vec<f64>) -> Arc<Dataset> {
-    let raw: [[f64; 2]; 6] = [
-        [1.0, 2.0],
-        [2.0, -1.0],
-        [-1.0, -1.5],
-        [0.5, 0.5],
-        [-2.0, 1.0],
-        [1.5, -0.5],
-    ];
-    let rows: Vec<Vec<f64>> = raw
-        .iter()
-        .map(|r| {
-            let n = (r[0] * r[0] + r[1] * r[1]).sqrt();
-            vec![r[0] / n, r[1] / n]
-        })
-        .collect();
-    Arc::new(Dataset::from_rows(&rows, labels).unwrap())
+    let fixture = lethe_data::synthetic::design_fixture();
+    Arc::new(fixture.with_labels(DVector::from_vec(labels)).unwrap())
 }
 
 fn logistic_model() -> CertifiedModel {

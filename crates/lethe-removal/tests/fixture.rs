@@ -85,6 +85,21 @@ fn single_removal_matches_the_fixture() {
 }
 
 #[test]
+fn retraining_without_row_5_matches_the_fixture() {
+    let d = data(vec![1.0, 1.0, -1.0, 1.0, -1.0, -1.0]);
+    let mut params = LinearModelParams::logistic(0.1, 1.0);
+    params.solver.tolerance = 1e-13;
+    let retrained = params
+        .fit_with_noise(
+            &d.without(&[5]).unwrap(),
+            DVector::from_vec(vec![0.3, -0.2]),
+        )
+        .unwrap();
+    close(retrained.weights[0], 1.2397198911698653, "w′[0]");
+    close(retrained.weights[1], 0.8168736991714111, "w′[1]");
+}
+
+#[test]
 fn fixture_spectral_norm_of_remaining_rows() {
     // ‖X′‖₂ in the fixture is of the remaining rows; removing rows never increases it, so the
     // full-data bound we use is ≥ it.

@@ -188,18 +188,7 @@ pub(crate) fn csv_from_input(input: &mut Input<'_>, options: &CsvOptions) -> Res
     let mut layout: Option<(usize, usize, usize)> = None;
     let mut features: Vec<f64> = Vec::new();
     let mut labels: Vec<f64> = Vec::new();
-    loop {
-        raw.clear();
-        if input.read_line(&mut raw)? == 0 {
-            break;
-        }
-        line_no += 1;
-        let text = std::str::from_utf8(&raw).map_err(|e| {
-            input.format_error(format!(
-                "line {line_no}: not valid UTF-8 (at byte {} of the line)",
-                e.valid_up_to() + 1
-            ))
-        })?;
+    while let Some(text) = input.read_text_line(&mut raw, &mut line_no)? {
         let text = if line_no == 1 {
             text.strip_prefix('\u{feff}').unwrap_or(text)
         } else {

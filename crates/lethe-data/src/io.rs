@@ -160,6 +160,31 @@ impl<'a> Input<'a> {
             .map_err(|e| classify(e, &self.path, self.gzip))
     }
 
+    /// Replaces `raw` with the next line and returns it as UTF-8 text (`None` at the end of the
+    /// input), counting lines (1-based) in `line_no` for error messages.
+    ///
+    /// # Errors
+    /// As [`Input::read_line`], and [`DataError::Format`] naming the line and byte for text
+    /// that is not UTF-8.
+    pub fn read_text_line<'l>(
+        &mut self,
+        raw: &'l mut Vec<u8>,
+        line_no: &mut usize,
+    ) -> Result<Option<&'l str>> {
+        raw.clear();
+        if self.read_line(raw)? == 0 {
+            return Ok(None);
+        }
+        *line_no += 1;
+        match std::str::from_utf8(raw) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) => Err(self.format_error(format!(
+                "line {line_no}: not valid UTF-8 (at byte {} of the line)",
+                e.valid_up_to() + 1
+            ))),
+        }
+    }
+
     /// Reads until `buf` is full or the input ends; returns how many bytes were read.
     ///
     /// # Errors

@@ -88,18 +88,7 @@ fn libsvm_from_input(input: &mut Input<'_>, n_features: Option<usize>) -> Result
     // Sparse entries (row, 0-based column, value).
     let mut entries: Vec<(usize, usize, f64)> = Vec::new();
     let mut max_index = 0usize;
-    loop {
-        raw.clear();
-        if input.read_line(&mut raw)? == 0 {
-            break;
-        }
-        line_no += 1;
-        let text = std::str::from_utf8(&raw).map_err(|e| {
-            input.format_error(format!(
-                "line {line_no}: not valid UTF-8 (at byte {} of the line)",
-                e.valid_up_to() + 1
-            ))
-        })?;
+    while let Some(text) = input.read_text_line(&mut raw, &mut line_no)? {
         let text = match text.find('#') {
             Some(k) => &text[..k],
             None => text,

@@ -377,20 +377,7 @@ fn load_average() -> Option<f64> {
         .ok()
 }
 
-/// Median (NaN for no values).
-pub fn median(v: &[f64]) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let n = s.len();
-    if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    }
-}
+pub use lethe_removal::compare::median;
 
 fn mean(v: &[f64]) -> f64 {
     if v.is_empty() {

@@ -155,7 +155,8 @@ fn run(
     })
 }
 
-fn median(v: &[f64]) -> f64 {
+/// Median of `v` (the mean of the two middle values for an even count; NaN for no values).
+pub fn median(v: &[f64]) -> f64 {
     if v.is_empty() {
         return f64::NAN;
     }

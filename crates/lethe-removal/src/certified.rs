@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use lethe_data::Dataset;
 use lethe_models::linalg::{
-    RowMajor, gram_downdate, spectral_norm_upper_bound_from_gram,
-    spectral_norm_upper_bound_with_allowance, weighted_gram,
+    GramPlan, RowMajor, gram_downdate, spectral_norm_upper_bound_from_gram,
+    spectral_norm_upper_bound_with_allowance, weighted_gram_planned,
 };
 use lethe_models::model::one_vs_rest_labels;
 use lethe_models::{LinearModelParams, Loss, LossKind, NoiseKind, Stream, gaussian_c};
@@ -228,6 +228,8 @@ pub struct CertifiedModel {
     data: Arc<Dataset>,
     /// Row-major copy of the features for the streaming passes of removal steps.
     rows: Arc<RowMajor>,
+    /// How Hessians XᵀDX of these features are formed (exploits image background/sparsity).
+    gram_plan: Arc<GramPlan>,
     active: Vec<bool>,
     n_active: usize,
     classes: Vec<ClassModel>,
@@ -327,8 +329,14 @@ impl CertifiedModel {
         }
         let seconds = start.elapsed().as_secs_f64();
         let t = Instant::now();
+        let gram_plan = Arc::new(GramPlan::new(data.features()));
         let (spectral_norm, gram, gram_trace) = if loss.gamma() > 0.0 {
-            let gram = weighted_gram(data.features(), &vec![1.0; data.n_samples()], 0.0)?;
+            let gram = weighted_gram_planned(
+                data.features(),
+                &gram_plan,
+                &vec![1.0; data.n_samples()],
+                0.0,
+            )?;
             let norm = spectral_norm_upper_bound_from_gram(&gram, data.n_samples())?;
             let trace = gram.diagonal().sum();
             let keep = params.spectral_norm == SpectralNormMode::Remaining;
@@ -355,6 +363,7 @@ impl CertifiedModel {
             certifiable: certifiable_norms && params.model.sigma > 0.0,
             explicit_noise,
             rows: Arc::new(RowMajor::from_matrix(data.features())),
+            gram_plan,
             train: TrainSummary {
                 seconds,
                 iterations,
@@ -368,6 +377,20 @@ impl CertifiedModel {
     /// The parameters.
     pub fn params(&self) -> &CertifiedParams {
         &self.params
+    }
+
+    /// Changes the solver of subsequent removal steps (the certificates stay rigorous with any
+    /// solver: each one charges its own solve residual). `pcg` and `stale` share their reused
+    /// factor; switching to or from `cholesky` (which keeps no factor up to date) makes the
+    /// next fast request refactor.
+    pub fn set_step_solver(&mut self, solver: StepSolver) {
+        let fast = |s: StepSolver| s != StepSolver::Cholesky;
+        if fast(solver) != fast(self.params.solver) {
+            for cache in &mut self.caches {
+                cache.stale = true;
+            }
+        }
+        self.params.solver = solver;
     }
 
     /// The seed every random stream derives from.
@@ -527,6 +550,7 @@ impl CertifiedModel {
                 &StepInput {
                     x: self.data.features(),
                     rows: &self.rows,
+                    gram_plan: &self.gram_plan,
                     y: &class.labels,
                     remaining: &remaining,
                     n_remaining,

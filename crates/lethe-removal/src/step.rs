@@ -19,8 +19,7 @@
 //! The final fused pass over X computes u = Xv (bounds), Xᵀ(ℓ″ ∘ u) (Hv) and, optionally,
 //! Xᵀℓ′(z + u) (the exact residual, since the margins at w + v are z + u) in one read of X.
 
-use lethe_models::linalg::{Cholesky, RowMajor, fused_pass, weighted_gram};
-use lethe_models::solver::preconditioned_cg_from;
+use lethe_models::linalg::{Cholesky, GramPlan, RowMajor, fused_pass, weighted_gram_planned};
 use lethe_models::{Loss, LossKind};
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
@@ -113,6 +112,8 @@ pub(crate) struct StepInput<'a> {
     pub x: &'a DMatrix<f64>,
     /// The same features, row-major, for the streaming passes.
     pub rows: &'a RowMajor,
+    /// How the Hessian XᵀDX of `x` is formed ([`GramPlan`]).
+    pub gram_plan: &'a GramPlan,
     pub y: &'a DVector<f64>,
     /// Rows remaining *after* the request.
     pub remaining: &'a [bool],
@@ -176,7 +177,14 @@ struct Evaluated {
     grad_loss: DVector<f64>,
 }
 
-fn evaluate(input: &StepInput<'_>, z: &DVector<f64>, c: &[f64], v: &DVector<f64>) -> Evaluated {
+/// One fused pass at v: u = Xv, Hv and, if `with_gradient`, Xᵀℓ′(z + u).
+fn evaluate(
+    input: &StepInput<'_>,
+    z: &DVector<f64>,
+    c: &[f64],
+    v: &DVector<f64>,
+    with_gradient: bool,
+) -> Evaluated {
     let StepInput {
         rows,
         y,
@@ -185,7 +193,7 @@ fn evaluate(input: &StepInput<'_>, z: &DVector<f64>, c: &[f64], v: &DVector<f64>
         ..
     } = *input;
     let ridge = input.lambda * input.n_remaining as f64;
-    let (u, xcu, xg) = fused_pass(rows, v, input.exact_residual, |i, ui| {
+    let (u, xcu, xg) = fused_pass(rows, v, with_gradient, |i, ui| {
         if remaining[i] {
             (c[i] * ui, loss.derivative(z[i] + ui, y[i]))
         } else {
@@ -230,9 +238,7 @@ pub(crate) fn newton_step(input: &StepInput<'_>, cache: &StepCache) -> Result<St
     let mut delta = w * (m as f64 * lambda);
     for &j in removed {
         let g = loss.derivative(z[j], y[j]);
-        for (d, xk) in delta.iter_mut().zip(rows.row(j)) {
-            *d += g * xk;
-        }
+        delta.axpy(g, &x.row(j).transpose(), 1.0);
     }
     let c: Vec<f64> = (0..z.len())
         .map(|i| {
@@ -258,10 +264,10 @@ pub(crate) fn newton_step(input: &StepInput<'_>, cache: &StepCache) -> Result<St
     let mut mark_stale = false;
     let (v, ev) = match solver {
         StepSolver::Cholesky => {
-            let h = weighted_gram(x, &c, ridge)?;
+            let h = weighted_gram_planned(x, input.gram_plan, &c, ridge)?;
             factored = true;
             let v = Cholesky::factor(&h)?.solve(&delta);
-            let ev = evaluate(input, &z, &c, &v);
+            let ev = evaluate(input, &z, &c, &v, input.exact_residual);
             (v, ev)
         }
         StepSolver::Pcg | StepSolver::Stale => {
@@ -269,46 +275,73 @@ pub(crate) fn newton_step(input: &StepInput<'_>, cache: &StepCache) -> Result<St
                 (Some(_), false) => None,
                 _ => {
                     factored = true;
-                    Some(Cholesky::factor(&weighted_gram(x, &c, ridge)?)?)
+                    Some(Cholesky::factor(&weighted_gram_planned(
+                        x,
+                        input.gram_plan,
+                        &c,
+                        ridge,
+                    )?)?)
                 }
             };
             let Some(factor) = built.as_ref().or(cache.factor.as_ref()) else {
                 unreachable!("a factor was either cached or just built")
             };
             let mut v = factor.solve(&delta);
-            let mut ev = evaluate(input, &z, &c, &v);
+            // With CG likely to follow, the first pass skips the gradient (the final pass
+            // computes it at the final v).
+            let first_with_gradient = input.exact_residual && solver == StepSolver::Stale;
+            let mut ev = evaluate(input, &z, &c, &v, first_with_gradient);
             let residual = |ev: &Evaluated| (&delta - &ev.hv).norm();
             let tol = |ev: &Evaluated, v: &DVector<f64>| {
                 (options.solve_ratio * chosen_bound(&ev.u, v.norm()))
                     .max(options.absolute_tolerance)
             };
             if solver == StepSolver::Pcg && residual(&ev) > tol(&ev, &v) {
-                let target = tol(&ev, &v);
-                let apply = |p: &DVector<f64>| {
-                    let (_, xcu, _) = fused_pass(rows, p, false, |i, ui| {
+                // PCG on Hv = Δ from v₀, preconditioned by the factor. Each iteration makes
+                // one fused pass for p (Xp and Hp), and Xv = Xv₀ + Σ α_k Xp_k and
+                // Hv = Hv₀ + Σ α_k Hp_k are assembled from those direct products, so the
+                // residual Δ − Hv tested (and certified) is not the CG recurrence's estimate.
+                let mut r = &delta - &ev.hv;
+                let mut zr = factor.solve(&r);
+                let mut rz = r.dot(&zr);
+                let mut p = zr;
+                while cg_iterations < options.max_cg_iterations {
+                    let (xp, xcp, _) = fused_pass(rows, &p, false, |i, ui| {
                         if remaining[i] {
                             (c[i] * ui, 0.0)
                         } else {
                             (0.0, 0.0)
                         }
                     });
-                    let mut hp = xcu;
-                    hp.axpy(ridge, p, 1.0);
-                    hp
-                };
-                let r = &delta - &ev.hv;
-                let out = preconditioned_cg_from(
-                    apply,
-                    |q| factor.solve(q),
-                    v,
-                    r,
-                    target,
-                    options.max_cg_iterations,
-                );
-                cg_iterations = out.iterations;
-                v = out.solution;
-                ev = evaluate(input, &z, &c, &v);
+                    let mut hp = xcp;
+                    hp.axpy(ridge, &p, 1.0);
+                    let php = p.dot(&hp);
+                    if !(php > 0.0) {
+                        break;
+                    }
+                    let alpha = rz / php;
+                    v.axpy(alpha, &p, 1.0);
+                    ev.u.axpy(alpha, &xp, 1.0);
+                    ev.hv.axpy(alpha, &hp, 1.0);
+                    cg_iterations += 1;
+                    r = &delta - &ev.hv;
+                    if r.norm() <= tol(&ev, &v) {
+                        break;
+                    }
+                    zr = factor.solve(&r);
+                    let rz_next = r.dot(&zr);
+                    p = &zr + &p * (rz_next / rz);
+                    rz = rz_next;
+                }
+                if input.exact_residual {
+                    // The diagnostic needs Xᵀℓ′(z + Xv): one more pass, which also re-evaluates
+                    // Xv and Hv directly at the final v.
+                    ev = evaluate(input, &z, &c, &v, true);
+                }
                 mark_stale = cg_iterations > options.refactor_after;
+            } else if solver == StepSolver::Pcg && input.exact_residual {
+                // v₀ was accurate enough: one more pass for the exact residual's gradient.
+                ev = evaluate(input, &z, &c, &v, true);
             } else if solver == StepSolver::Stale {
                 mark_stale =
                     residual(&ev) > chosen_bound(&ev.u, v.norm()).max(options.absolute_tolerance);

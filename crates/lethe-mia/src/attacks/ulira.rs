@@ -181,6 +181,13 @@ impl ULira {
         unlearner: &dyn Unlearner,
     ) -> Result<AttackOutput> {
         let target = unlearned.into();
+        if target.ensemble().is_some() {
+            return Err(MiaError::Unsupported {
+                what: "U-LiRA on an ensemble: the unlearner interface returns one model's \
+                       decision values, so its shadow models could not be ensembles like the target"
+                    .into(),
+            });
+        }
         if target.n_outputs() != 1 {
             return Err(MiaError::Unsupported {
                 what: "U-LiRA on one-vs-rest models (the unlearner interface is binary)".into(),
@@ -299,7 +306,7 @@ impl ULira {
             ),
             Statistic::LogitConfidence.name(),
             "Hayes, Shumailov, Triantafillou, Khalifa, Papernot: Inexact Unlearning Needs More Careful Evaluations to Avoid a False Sense of Privacy (arXiv 2403.01218, 2024)",
-            target.kind_name(),
+            target,
         )
         .param("unlearner", unlearner.name())
         .param("pool_size", pool.n_samples())

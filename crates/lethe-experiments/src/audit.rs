@@ -272,24 +272,6 @@ fn sample(rows: &[usize], k: usize, seed: u64, purpose: u64) -> Vec<usize> {
     v
 }
 
-/// Rows of `a` followed by rows of `b`.
-fn stack(a: &Dataset, b: &Dataset) -> Result<Dataset> {
-    let d = a.n_features();
-    let na = a.n_samples();
-    let x = DMatrix::from_fn(na + b.n_samples(), d, |i, j| {
-        if i < na {
-            a.features()[(i, j)]
-        } else {
-            b.features()[(i - na, j)]
-        }
-    });
-    let y = DVector::from_iterator(
-        na + b.n_samples(),
-        a.labels().iter().chain(b.labels().iter()).copied(),
-    );
-    Ok(Dataset::new(x, y)?)
-}
-
 /// One evaluation: k members then k non-members, and the population of its reference models.
 struct Evaluation {
     name: &'static str,
@@ -310,9 +292,15 @@ impl Evaluation {
         cap: Option<usize>,
         seed: u64,
     ) -> Result<Self> {
-        let rows = stack(&data.train.select(members)?, &data.test.select(held_out)?)?;
+        let rows = data
+            .train
+            .select(members)?
+            .stack(&data.test.select(held_out)?)?;
         let population = if with_population {
-            let pool = stack(&data.train.without(members)?, &data.test.without(held_out)?)?;
+            let pool = data
+                .train
+                .without(members)?
+                .stack(&data.test.without(held_out)?)?;
             Some(match cap {
                 Some(c) if c < pool.n_samples() => {
                     let all: Vec<usize> = (0..pool.n_samples()).collect();
@@ -384,15 +372,19 @@ fn with_target<R>(
     }
 }
 
+/// A trained reference set and what it was trained for: the evaluation, the model class
+/// (members and aggregation of an ensemble; `None` for linear models) and the settings.
+struct CachedReference {
+    eval_index: usize,
+    class: Option<(usize, Aggregation)>,
+    config: ReferenceConfig,
+    set: ReferenceSet,
+}
+
 /// Reference sets trained so far, shared by every model and attack they match.
 #[derive(Default)]
 struct ReferenceCache {
-    sets: Vec<(
-        usize,
-        Option<(usize, Aggregation)>,
-        ReferenceConfig,
-        ReferenceSet,
-    )>,
+    sets: Vec<CachedReference>,
     seconds: f64,
 }
 
@@ -410,7 +402,7 @@ impl ReferenceCache {
         let found = self
             .sets
             .iter()
-            .position(|(e, c, r, _)| *e == eval_index && *c == class && r == config);
+            .position(|c| c.eval_index == eval_index && c.class == class && c.config == *config);
         let i = match found {
             Some(i) => i,
             None => {
@@ -420,11 +412,16 @@ impl ReferenceCache {
                 let t = Instant::now();
                 let set = ReferenceSet::train(target, &evaluation.rows, population, config)?;
                 self.seconds += t.elapsed().as_secs_f64();
-                self.sets.push((eval_index, class, *config, set));
+                self.sets.push(CachedReference {
+                    eval_index,
+                    class,
+                    config: *config,
+                    set,
+                });
                 self.sets.len() - 1
             }
         };
-        Ok(&self.sets[i].3)
+        Ok(&self.sets[i].set)
     }
 }
 

@@ -1357,6 +1357,10 @@ fn check_attacks(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {
     }
 }
 
+/// The check of an attack object's fields together (lethe-mia's own `check`): the first
+/// problem, if any.
+type CombinedCheck = fn(&Value) -> Option<lethe_mia::MiaError>;
+
 /// One entry of `audit.attacks`: a statistic name, or a LiRA/RMIA object whose fields are
 /// checked one by one and then together (lethe-mia's own `check`).
 fn check_attack(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {
@@ -1375,7 +1379,7 @@ fn check_attack(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {
         return;
     };
     let before = out.len();
-    let (fields, combined): (&[Field], fn(&Value) -> Option<lethe_mia::MiaError>) = match map
+    let (fields, combined): (&[Field], CombinedCheck) = match map
         .get("attack")
         .and_then(Value::as_str)
     {

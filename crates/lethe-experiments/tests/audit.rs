@@ -5,11 +5,11 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
-use common::{TempDir, read, write_config};
-use lethe_experiments::ExperimentError;
+use common::{TempDir, config_issues as issues, read, run_config, write_config};
 use lethe_experiments::report::{ReportOptions, write_report};
-use lethe_experiments::sweep::{RunOptions, run_experiment, validate};
+use lethe_experiments::sweep::validate;
 use serde_json::{Value, json};
 
 /// Breast cancer (bundled, 569 × 30), tiny λ, every strategy, a threshold attack, online and
@@ -40,11 +40,16 @@ fn audit_config() -> Value {
     })
 }
 
-fn issues(err: ExperimentError) -> Vec<(String, String)> {
-    match err {
-        ExperimentError::Config(c) => c.issues.into_iter().map(|i| (i.path, i.message)).collect(),
-        other => panic!("expected config issues, got {other}"),
-    }
+/// The Markdown report of one result file, written to `dir/REPORT.md`.
+fn report(result: PathBuf, dir: &Path) -> String {
+    let md_path = dir.join("REPORT.md");
+    write_report(&ReportOptions {
+        results: vec![result],
+        out: md_path.clone(),
+        plots: dir.join("plots"),
+    })
+    .unwrap();
+    std::fs::read_to_string(&md_path).unwrap()
 }
 
 #[test]
@@ -96,18 +101,10 @@ fn lira_and_rmia_configs_validate_and_bad_values_name_their_path() {
 #[test]
 fn the_audit_attacks_every_strategy_with_lira_and_rmia_and_reports_epsilon() {
     let dir = TempDir::new("audit-run");
-    let config = write_config(dir.path(), "audit.json", &audit_config());
+    let result = run_config(&dir, &audit_config(), "audit.json");
     let out = dir.join("results");
-    let summary = run_experiment(
-        &config,
-        &RunOptions {
-            quiet: true,
-            ..RunOptions::new(&out)
-        },
-    )
-    .unwrap();
-    assert_eq!((summary.points_done, summary.points_total), (5, 5));
-    let doc = read(&summary.result_path);
+    let doc = read(&result);
+    assert_eq!(doc["points_done"], 5);
     // the resolved config makes the reference seeds and the ε settings explicit
     let attacks = &doc["runs"][0]["config"]["audit"]["attacks"];
     assert_eq!(attacks[0], "loss");
@@ -234,14 +231,7 @@ fn the_audit_attacks_every_strategy_with_lira_and_rmia_and_reports_epsilon() {
     }
 
     // the report puts the audit side by side with both ε
-    let md_path = out.join("REPORT.md");
-    write_report(&ReportOptions {
-        results: vec![summary.result_path.clone()],
-        out: md_path.clone(),
-        plots: out.join("plots"),
-    })
-    .unwrap();
-    let md = std::fs::read_to_string(&md_path).unwrap();
+    let md = report(result, &out);
     assert!(md.contains("Forget set vs test set, side by side"), "{md}");
     assert!(md.contains("certified ε (unlearned)"));
     assert!(md.contains("confidence 95.0 %, δ = 1e-4"));
@@ -287,14 +277,7 @@ fn a_bound_above_the_certificate_is_flagged_loudly_in_the_report() {
     });
     let path = dir.join("flagged.json");
     std::fs::write(&path, serde_json::to_string(&doc).unwrap()).unwrap();
-    let md_path = dir.join("REPORT.md");
-    write_report(&ReportOptions {
-        results: vec![path],
-        out: md_path.clone(),
-        plots: dir.join("plots"),
-    })
-    .unwrap();
-    let md = std::fs::read_to_string(&md_path).unwrap();
+    let md = report(path, dir.path());
     assert!(
         md.contains("WARNING: 1 empirical ε lower bound(s) exceed the certified ε"),
         "{md}"

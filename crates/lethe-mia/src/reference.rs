@@ -109,6 +109,15 @@ pub struct ReferenceDescriptor {
     pub seconds: f64,
 }
 
+/// Where a trained model's perturbations come from: the streams `(purpose, index · K + c)`
+/// of `seed` (see [`Trainer::fit`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NoiseSource {
+    pub seed: u64,
+    pub purpose: Purpose,
+    pub index: u64,
+}
+
 /// A trained reference/shadow model: one weight matrix (d × K), or the members of an
 /// ensemble and their aggregation.
 pub(crate) struct Fitted {
@@ -195,19 +204,17 @@ impl<'a> Trainer<'a> {
     }
 
     /// Trains one model like the target on the rows with `mask[i]`: a single model (one
-    /// weight column per output, b of output c from stream `(purpose, index · K + c)`), or
-    /// for an ensemble target S members on a seeded balanced partition of those rows (see
-    /// the module docs; member s uses noise index `index · S + s`).
+    /// weight column per output, b of output c from stream `(purpose, index · K + c)` of
+    /// `noise`), or for an ensemble target S members on a seeded balanced partition of those
+    /// rows (see the module docs; member s uses noise index `index · S + s`).
     pub(crate) fn fit(
         &self,
         mask: &[bool],
-        seed: u64,
-        purpose: Purpose,
-        index: u64,
+        noise: NoiseSource,
         role: &dyn Fn() -> String,
     ) -> Result<Fitted> {
         let Some((s_count, aggregation)) = self.ensemble else {
-            let models = self.fit_outputs(mask, seed, purpose, index, role)?;
+            let models = self.fit_outputs(mask, noise, role)?;
             return Ok(Fitted {
                 members: vec![weight_matrix(&models)],
                 aggregation: None,
@@ -225,20 +232,23 @@ impl<'a> Trainer<'a> {
                 ),
             ));
         }
-        rows.shuffle(&mut stream_rng(seed, Purpose::EnsemblePartition, index));
+        rows.shuffle(&mut stream_rng(
+            noise.seed,
+            Purpose::EnsemblePartition,
+            noise.index,
+        ));
         let members = (0..s_count)
             .map(|s| {
                 let mut part = vec![false; mask.len()];
                 for &i in &rows[s * n / s_count..(s + 1) * n / s_count] {
                     part[i] = true;
                 }
-                let models = self.fit_outputs(
-                    &part,
-                    seed,
-                    purpose,
-                    index * s_count as u64 + s as u64,
-                    &|| format!("{} member #{s}", role()),
-                )?;
+                let member = NoiseSource {
+                    index: noise.index * s_count as u64 + s as u64,
+                    ..noise
+                };
+                let models =
+                    self.fit_outputs(&part, member, &|| format!("{} member #{s}", role()))?;
                 Ok(weight_matrix(&models))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -249,15 +259,18 @@ impl<'a> Trainer<'a> {
     }
 
     /// Trains one model per output on the rows with `mask[i]`, b of output c drawn from
-    /// stream `(purpose, index · K + c)` of `seed`.
+    /// stream `(purpose, index · K + c)` of `noise`.
     fn fit_outputs(
         &self,
         mask: &[bool],
-        seed: u64,
-        purpose: Purpose,
-        index: u64,
+        noise: NoiseSource,
         role: &dyn Fn() -> String,
     ) -> Result<Vec<LinearModel>> {
+        let NoiseSource {
+            seed,
+            purpose,
+            index,
+        } = noise;
         let d = self.x.ncols();
         let k_count = self.label_vectors.len() as u64;
         self.label_vectors
@@ -319,33 +332,6 @@ pub(crate) fn balanced_assignment(rows: usize, k: usize, seed: u64, purpose: Pur
         }
     }
     out
-}
-
-/// Stacks two datasets with the same number of features (rows of `a` first).
-pub(crate) fn concat(a: &Dataset, b: &Dataset) -> Result<Dataset> {
-    if b.is_empty() {
-        return Ok(a.clone());
-    }
-    if a.n_features() != b.n_features() {
-        return Err(MiaError::LengthMismatch {
-            what: "feature dimension of the population",
-            expected: a.n_features(),
-            found: b.n_features(),
-        });
-    }
-    let (na, d) = (a.n_samples(), a.n_features());
-    let x = DMatrix::from_fn(na + b.n_samples(), d, |i, j| {
-        if i < na {
-            a.features()[(i, j)]
-        } else {
-            b.features()[(i - na, j)]
-        }
-    });
-    let y = DVector::from_iterator(
-        na + b.n_samples(),
-        a.labels().iter().chain(b.labels().iter()).copied(),
-    );
-    Ok(Dataset::new(x, y)?)
 }
 
 /// Checks that the target reads probabilities (LiRA, RMIA and shadow models need them).
@@ -423,7 +409,7 @@ impl ReferenceSet {
             ));
         }
         let pool = if config.online {
-            concat(targets, population)?
+            targets.stack(population)?
         } else {
             population.clone()
         };
@@ -449,13 +435,12 @@ impl ReferenceSet {
                 let mask: Vec<bool> = (0..pool.n_samples())
                     .map(|i| assignment[i * k + m])
                     .collect();
-                let model = trainer.fit(
-                    &mask,
-                    config.seed,
-                    Purpose::ReferenceNoise,
-                    m as u64,
-                    &|| format!("reference #{m}"),
-                )?;
+                let noise = NoiseSource {
+                    seed: config.seed,
+                    purpose: Purpose::ReferenceNoise,
+                    index: m as u64,
+                };
+                let model = trainer.fit(&mask, noise, &|| format!("reference #{m}"))?;
                 let t = from_margins(
                     Statistic::LogitConfidence,
                     loss,

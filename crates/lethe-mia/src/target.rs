@@ -69,17 +69,7 @@ impl Aggregation {
     /// [`MiaError::Empty`] without members; [`MiaError::LengthMismatch`] when the members'
     /// matrices differ in shape.
     pub fn aggregate(&self, per_member: &[DMatrix<f64>]) -> Result<DMatrix<f64>> {
-        let first = per_member.first().ok_or(MiaError::Empty {
-            what: "ensemble members",
-        })?;
-        let (n, k) = first.shape();
-        if let Some(bad) = per_member.iter().find(|z| z.shape() != (n, k)) {
-            return Err(MiaError::LengthMismatch {
-                what: "decision values of an ensemble member",
-                expected: n * k,
-                found: bad.len(),
-            });
-        }
+        let (n, k) = common_shape(per_member, "decision values of an ensemble member")?;
         let s = per_member.len() as f64;
         Ok(match self {
             Aggregation::Average => {
@@ -104,6 +94,26 @@ impl Aggregation {
                 votes.map(|v| ((v + 0.5) / (total - v - 0.5)).ln())
             }
         })
+    }
+}
+
+/// The shape every matrix of a non-empty list shares.
+///
+/// # Errors
+/// [`MiaError::Empty`] for no matrix; [`MiaError::LengthMismatch`] (naming `what`) for one
+/// of another shape.
+fn common_shape(matrices: &[DMatrix<f64>], what: &'static str) -> Result<(usize, usize)> {
+    let first = matrices.first().ok_or(MiaError::Empty {
+        what: "ensemble members",
+    })?;
+    let shape = first.shape();
+    match matrices.iter().find(|m| m.shape() != shape) {
+        Some(bad) => Err(MiaError::LengthMismatch {
+            what,
+            expected: shape.0 * shape.1,
+            found: bad.len(),
+        }),
+        None => Ok(shape),
     }
 }
 
@@ -136,17 +146,7 @@ impl EnsembleModel {
         classes: Option<Vec<f64>>,
         aggregation: Aggregation,
     ) -> Result<Self> {
-        let first = members.first().ok_or(MiaError::Empty {
-            what: "ensemble members",
-        })?;
-        let (d, k) = first.shape();
-        if let Some(bad) = members.iter().find(|w| w.shape() != (d, k)) {
-            return Err(MiaError::LengthMismatch {
-                what: "weights of an ensemble member",
-                expected: d * k,
-                found: bad.len(),
-            });
-        }
+        let (_, k) = common_shape(&members, "weights of an ensemble member")?;
         match &classes {
             None if k != 1 => {
                 return Err(invalid(

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AttackDescriptor, AttackOutput};
 use crate::error::{MiaError, Result, invalid};
-use crate::reference::{ReferenceTraining, Trainer, require_logistic};
+use crate::reference::{NoiseSource, ReferenceTraining, Trainer, require_logistic};
 use crate::streams::{Purpose, stream_rng};
 use crate::target::{Labels, TargetModel};
 
@@ -149,10 +149,12 @@ impl ShadowAttack {
                 for &i in &block[..s] {
                     mask[i] = true;
                 }
-                let model =
-                    trainer.fit(&mask, self.seed, Purpose::ShadowNoise, k as u64, &|| {
-                        format!("shadow #{k}")
-                    })?;
+                let noise = NoiseSource {
+                    seed: self.seed,
+                    purpose: Purpose::ShadowNoise,
+                    index: k as u64,
+                };
+                let model = trainer.fit(&mask, noise, &|| format!("shadow #{k}"))?;
                 let rows = population.select(block)?;
                 let margins = model.margins(rows.features())?;
                 let labels = match &pop_labels {

@@ -13,7 +13,7 @@ use super::{
     AttackDescriptor, AttackOutput, MIN_VARIANCE, VarianceMode, ln_normal_pdf, mean_and_ss,
 };
 use crate::error::{MiaError, Result, invalid};
-use crate::reference::{ReferenceTraining, Trainer, concat, require_logistic};
+use crate::reference::{ReferenceTraining, Trainer, require_logistic};
 use crate::scores::{Statistic, from_margins};
 use crate::streams::{Purpose, stream_rng};
 use crate::target::TargetModel;
@@ -208,7 +208,7 @@ impl ULira {
         if candidates.is_empty() {
             return Err(MiaError::Empty { what: "candidates" });
         }
-        let pool = concat(candidates, population)?;
+        let pool = candidates.stack(population)?;
         let nc = candidates.n_samples();
         let trainer = Trainer::new(target, &pool, &self.training)?;
         let loss = trainer.params.loss;

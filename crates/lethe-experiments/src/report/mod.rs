@@ -534,7 +534,7 @@ fn audit_section(r: &ResultDoc, out: &mut String) {
     }
     let n = r.runs().iter().find_map(|run| num(run, "audit.n_members"));
     let level_text = if levels.is_empty() {
-        "no bound was computed".to_string()
+        "none in this result file: it predates the audit's ε bounds".to_string()
     } else {
         levels
             .iter()

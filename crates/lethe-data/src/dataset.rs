@@ -132,6 +132,37 @@ impl Dataset {
         self.select(&kept)
     }
 
+    /// The rows of `self` followed by the rows of `other` (labels likewise).
+    ///
+    /// # Errors
+    /// [`DataError::DimensionMismatch`] when the two have different numbers of features
+    /// (an empty `other` is returned as a copy of `self` whatever its width).
+    pub fn stack(&self, other: &Dataset) -> Result<Self> {
+        if other.is_empty() {
+            return Ok(self.clone());
+        }
+        if other.n_features() != self.n_features() {
+            return Err(DataError::DimensionMismatch {
+                expected: self.n_features(),
+                found: other.n_features(),
+                context: "features of the rows stacked below a dataset".into(),
+            });
+        }
+        let (na, d) = (self.n_samples(), self.n_features());
+        let features = DMatrix::from_fn(na + other.n_samples(), d, |i, j| {
+            if i < na {
+                self.features[(i, j)]
+            } else {
+                other.features[(i - na, j)]
+            }
+        });
+        let labels = DVector::from_iterator(
+            na + other.n_samples(),
+            self.labels.iter().chain(other.labels.iter()).copied(),
+        );
+        Ok(Self { features, labels })
+    }
+
     /// Replaces the labels (same length required).
     pub fn with_labels(&self, labels: DVector<f64>) -> Result<Self> {
         Self::new(self.features.clone(), labels)
@@ -222,6 +253,27 @@ mod tests {
         let r = ds.row(1);
         assert_eq!(r.len(), 2);
         assert_eq!((r[0], r[1]), (3.0, 4.0));
+    }
+
+    #[test]
+    fn stack_puts_rows_below_and_checks_the_width() {
+        let ds = tiny();
+        let both = ds.stack(&ds.select(&[2]).unwrap()).unwrap();
+        assert_eq!(both.n_samples(), 4);
+        assert_eq!(both.row(3)[1], 6.0);
+        assert_eq!(both.labels()[3], ds.labels()[2]);
+        assert_eq!(both.row(0)[0], 1.0);
+        let empty = Dataset::new(DMatrix::zeros(0, 5), DVector::zeros(0)).unwrap();
+        assert_eq!(ds.stack(&empty).unwrap(), ds);
+        let wide = Dataset::from_rows(&[vec![1.0, 2.0, 3.0]], vec![1.0]).unwrap();
+        assert!(matches!(
+            ds.stack(&wide),
+            Err(DataError::DimensionMismatch {
+                expected: 2,
+                found: 3,
+                ..
+            })
+        ));
     }
 
     #[test]

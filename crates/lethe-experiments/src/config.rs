@@ -17,7 +17,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use lethe_data::{LabelColumn, RowNormalization};
+use lethe_mia::attacks::{Lira, LiraScoring, Rmia, VarianceMode};
 use lethe_mia::metrics::BootstrapOptions;
+use lethe_mia::reference::ReferenceTraining;
 use lethe_mia::scores::Statistic;
 use lethe_models::{LossKind, NoiseKind, SolverKind, SolverOptions};
 use lethe_removal::{
@@ -463,27 +465,173 @@ impl Default for RemovalConfig {
     }
 }
 
-fn loss_statistic() -> Vec<Statistic> {
-    vec![Statistic::Loss]
+fn loss_statistic() -> Vec<AuditAttack> {
+    vec![AuditAttack::Statistic(Statistic::Loss)]
+}
+
+fn default_epsilon_confidence() -> f64 {
+    0.95
 }
 
 /// `audit` (extension): a membership-inference audit of the removal. Members are the removed
 /// rows (the forget set), non-members an equally large seeded sample of the test set; the same
 /// attack runs on the model before removal, the unlearned model and the reference retrained
-/// model (and, as a control, on retained training rows vs the test set).
+/// model (and, as a control, on retained training rows vs the test set). For every
+/// forget-set result the runner also reports an empirical ε lower bound (Clopper–Pearson at
+/// `epsilon_confidence`, for `epsilon_delta`) next to the ε the removal certifies.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditConfig {
-    /// Threshold attacks by statistic: `loss` (Yeom et al.'s LOSS attack, default),
-    /// `confidence`, `logit_confidence`, `entropy`, `modified_entropy`.
+    /// The attacks: threshold attacks by statistic — `loss` (Yeom et al.'s LOSS attack,
+    /// default), `confidence`, `logit_confidence`, `entropy`, `modified_entropy` — and
+    /// attacks with reference models as objects, `{"attack": "lira", …}` and
+    /// `{"attack": "rmia", …}` (see [`ReferenceAttack`]).
     #[serde(default = "loss_statistic")]
-    pub attacks: Vec<Statistic>,
+    pub attacks: Vec<AuditAttack>,
     /// Bootstrap of the intervals (default 1000 replicates, 95 %, seed = experiment seed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootstrap: Option<BootstrapOptions>,
     /// Number of ROC points kept per attack (default 100; 0 drops the curves).
     #[serde(default = "default_roc_points")]
     pub roc_points: usize,
+    /// Joint confidence of the empirical ε lower bounds (default 0.95).
+    #[serde(default = "default_epsilon_confidence")]
+    pub epsilon_confidence: f64,
+    /// The δ the empirical ε lower bounds assume (default: `certificate.delta`, made explicit
+    /// when the config is resolved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epsilon_delta: Option<f64>,
+    /// At most this many population rows for the reference models of LiRA and RMIA (a
+    /// seeded sample; default: every training and test row outside the evaluated rows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub population_size: Option<usize>,
+}
+
+/// One entry of `audit.attacks`: a statistic name (a threshold attack) or an attack object.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AuditAttack {
+    /// A threshold attack on one statistic (`"loss"`, `"confidence"`, …).
+    Statistic(Statistic),
+    /// An attack with reference models.
+    Reference(ReferenceAttack),
+}
+
+/// An audit attack with reference models, tagged by `attack`. Reference models are trained
+/// like the attacked model (loss, λ, σ, noise, solver; ensembles of the same size and
+/// aggregation for SISA) on a population that never contains an evaluated row: every row of
+/// the training and test sets outside the evaluation's members and non-members. Online, the
+/// evaluated rows join the pool and every one is IN exactly half of the reference models
+/// (`lethe_mia::reference`); offline, the reference models see the population only. LiRA and
+/// RMIA entries with the same `n_reference`, `online`, `seed` and `training` share their
+/// reference models.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "attack", rename_all = "snake_case")]
+pub enum ReferenceAttack {
+    /// LiRA (Carlini et al., IEEE S&P 2022): `lethe_mia::attacks::Lira`.
+    Lira(LiraAttackConfig),
+    /// RMIA (Zarifzadeh et al., ICML 2024): `lethe_mia::attacks::Rmia`.
+    Rmia(RmiaAttackConfig),
+}
+
+/// `{"attack": "lira", …}`: the fields of `lethe_mia::attacks::Lira`; `seed` defaults to the
+/// experiment seed (lethe-mia's streams are namespaced, so they never coincide with the
+/// training streams of the same seed).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiraAttackConfig {
+    /// Number of reference models K (even; default 64).
+    pub n_reference: usize,
+    /// Online (default) or offline.
+    pub online: bool,
+    /// `per_example` (default) or `global` variances.
+    pub variance: VarianceMode,
+    /// `density` (default) or `one_sided_likelihood_ratio` (offline only).
+    pub scoring: LiraScoring,
+    /// Seed of the reference models (default: the experiment seed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Solver tolerance and warm start of the reference models.
+    pub training: ReferenceTraining,
+}
+
+impl Default for LiraAttackConfig {
+    fn default() -> Self {
+        let d = Lira::default();
+        Self {
+            n_reference: d.n_reference,
+            online: d.online,
+            variance: d.variance,
+            scoring: d.scoring,
+            seed: None,
+            training: d.training,
+        }
+    }
+}
+
+impl LiraAttackConfig {
+    /// The lethe-mia attack, with `default_seed` when no seed is given.
+    pub fn attack(&self, default_seed: u64) -> Lira {
+        Lira {
+            n_reference: self.n_reference,
+            online: self.online,
+            variance: self.variance,
+            scoring: self.scoring,
+            seed: self.seed.unwrap_or(default_seed),
+            training: self.training,
+        }
+    }
+}
+
+/// `{"attack": "rmia", …}`: the fields of `lethe_mia::attacks::Rmia`; `seed` as for LiRA.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RmiaAttackConfig {
+    /// Number of reference models K (even; default 64).
+    pub n_reference: usize,
+    /// Online (default) or offline.
+    pub online: bool,
+    /// γ ≥ 1 (default 1).
+    pub gamma: f64,
+    /// Population points z (capped at the population size; default 1000).
+    pub n_population_points: usize,
+    /// The offline interpolation a ∈ [0, 1] (default 0.3).
+    pub offline_a: f64,
+    /// Seed of the reference models and of the choice of z (default: the experiment seed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Solver tolerance and warm start of the reference models.
+    pub training: ReferenceTraining,
+}
+
+impl Default for RmiaAttackConfig {
+    fn default() -> Self {
+        let d = Rmia::default();
+        Self {
+            n_reference: d.n_reference,
+            online: d.online,
+            gamma: d.gamma,
+            n_population_points: d.n_population_points,
+            offline_a: d.offline_a,
+            seed: None,
+            training: d.training,
+        }
+    }
+}
+
+impl RmiaAttackConfig {
+    /// The lethe-mia attack, with `default_seed` when no seed is given.
+    pub fn attack(&self, default_seed: u64) -> Rmia {
+        Rmia {
+            n_reference: self.n_reference,
+            online: self.online,
+            gamma: self.gamma,
+            n_population_points: self.n_population_points,
+            offline_a: self.offline_a,
+            seed: self.seed.unwrap_or(default_seed),
+            training: self.training,
+        }
+    }
 }
 
 fn default_roc_points() -> usize {
@@ -553,13 +701,25 @@ impl ExperimentConfig {
                 Indices::Batches(b) => b.len(),
             };
         }
-        if let Some(a) = &mut c.audit
-            && a.bootstrap.is_none()
-        {
-            a.bootstrap = Some(BootstrapOptions {
-                seed: self.seed,
-                ..BootstrapOptions::default()
-            });
+        if let Some(a) = &mut c.audit {
+            if a.bootstrap.is_none() {
+                a.bootstrap = Some(BootstrapOptions {
+                    seed: self.seed,
+                    ..BootstrapOptions::default()
+                });
+            }
+            a.epsilon_delta.get_or_insert(self.certificate.delta);
+            for attack in &mut a.attacks {
+                match attack {
+                    AuditAttack::Statistic(_) => {}
+                    AuditAttack::Reference(ReferenceAttack::Lira(l)) => {
+                        l.seed.get_or_insert(self.seed);
+                    }
+                    AuditAttack::Reference(ReferenceAttack::Rmia(r)) => {
+                        r.seed.get_or_insert(self.seed);
+                    }
+                }
+            }
         }
         c
     }
@@ -676,6 +836,38 @@ const AUDIT: &[Field] = &[
     opt("attacks", Kind::Leaf(check_attacks)),
     opt("bootstrap", Kind::Leaf(check_bootstrap)),
     opt("roc_points", Kind::Leaf(uint)),
+    opt("epsilon_confidence", Kind::Leaf(open_unit)),
+    opt("epsilon_delta", Kind::Leaf(check_delta)),
+    opt("population_size", Kind::Leaf(pos_int)),
+];
+
+/// `audit.attacks[i]` with `"attack": "lira"`.
+const AUDIT_LIRA: &[Field] = &[
+    req("attack", Kind::Leaf(string)),
+    opt("n_reference", Kind::Leaf(check_n_reference)),
+    opt("online", Kind::Leaf(boolean)),
+    opt("variance", Kind::Leaf(de::<VarianceMode>)),
+    opt("scoring", Kind::Leaf(de::<LiraScoring>)),
+    opt("seed", Kind::Leaf(uint)),
+    opt("training", Kind::Object(REFERENCE_TRAINING)),
+];
+
+/// `audit.attacks[i]` with `"attack": "rmia"`.
+const AUDIT_RMIA: &[Field] = &[
+    req("attack", Kind::Leaf(string)),
+    opt("n_reference", Kind::Leaf(check_n_reference)),
+    opt("online", Kind::Leaf(boolean)),
+    opt("gamma", Kind::Leaf(check_gamma)),
+    opt("n_population_points", Kind::Leaf(pos_int)),
+    opt("offline_a", Kind::Leaf(closed_unit)),
+    opt("seed", Kind::Leaf(uint)),
+    opt("training", Kind::Object(REFERENCE_TRAINING)),
+];
+
+/// `training` of a reference-model attack (`lethe_mia::reference::ReferenceTraining`).
+const REFERENCE_TRAINING: &[Field] = &[
+    opt("tolerance", Kind::Leaf(positive_or_null)),
+    opt("warm_start", Kind::Leaf(boolean)),
 ];
 
 const COMPARE: &[Field] = &[req("strategies", Kind::Leaf(check_strategies))];
@@ -1155,13 +1347,124 @@ fn check_attacks(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {
     match v.as_array() {
         Some(items) if !items.is_empty() => {
             for (i, item) in items.iter().enumerate() {
-                de::<Statistic>(item, &index_path(path, i), out);
+                check_attack(item, &index_path(path, i), out);
             }
         }
         _ => out.push(ConfigIssue::new(
             path,
-            "expected a non-empty list of attack statistics (e.g. [\"loss\"])",
+            "expected a non-empty list of attacks (e.g. [\"loss\", {\"attack\": \"lira\"}])",
         )),
+    }
+}
+
+/// The check of an attack object's fields together (lethe-mia's own `check`): the first
+/// problem, if any.
+type CombinedCheck = fn(&Value) -> Option<lethe_mia::MiaError>;
+
+/// One entry of `audit.attacks`: a statistic name, or a LiRA/RMIA object whose fields are
+/// checked one by one and then together (lethe-mia's own `check`).
+fn check_attack(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {
+    let Value::Object(map) = v else {
+        if v.is_string() {
+            de::<Statistic>(v, path, out);
+        } else {
+            out.push(ConfigIssue::new(
+                path,
+                format!(
+                    "expected a statistic name or an attack object, found {}",
+                    type_name(v)
+                ),
+            ));
+        }
+        return;
+    };
+    let before = out.len();
+    let (fields, combined): (&[Field], CombinedCheck) = match map
+        .get("attack")
+        .and_then(Value::as_str)
+    {
+        Some("lira") => (AUDIT_LIRA, |v| {
+            serde_json::from_value::<LiraAttackConfig>(strip_tag(v))
+                .ok()
+                .and_then(|c| c.attack(0).check().err())
+        }),
+        Some("rmia") => (AUDIT_RMIA, |v| {
+            serde_json::from_value::<RmiaAttackConfig>(strip_tag(v))
+                .ok()
+                .and_then(|c| c.attack(0).check().err())
+        }),
+        _ => {
+            out.push(ConfigIssue::new(
+                    child_path(path, "attack"),
+                    format!(
+                        "expected \"lira\" or \"rmia\" (threshold attacks are given by statistic name, e.g. \"loss\"), found {}",
+                        map.get("attack").map_or("nothing".into(), shown)
+                    ),
+                ));
+            return;
+        }
+    };
+    check_kind(v, &Kind::Object(fields), path, out);
+    if out.len() == before
+        && let Some(e) = combined(v)
+    {
+        let at = match &e {
+            lethe_mia::MiaError::InvalidParameter { name, .. }
+                if fields.iter().any(|f| f.name == *name) =>
+            {
+                child_path(path, name)
+            }
+            lethe_mia::MiaError::Unsupported { .. } => child_path(path, "scoring"),
+            _ => path.to_string(),
+        };
+        out.push(ConfigIssue::new(at, e.to_string()));
+    }
+}
+
+/// An attack object without its `attack` tag (for deserialising the variant's fields).
+fn strip_tag(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Value::Object(m) = &mut v {
+        m.remove("attack");
+    }
+    v
+}
+
+fn check_n_reference(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {
+    match v.as_u64() {
+        Some(n) if n >= 2 && n % 2 == 0 => {}
+        _ => out.push(ConfigIssue::new(
+            path,
+            format!(
+                "expected an even number of reference models ≥ 2, found {}",
+                shown(v)
+            ),
+        )),
+    }
+}
+
+fn check_gamma(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {
+    if let Some(x) = finite(v, path, out)
+        && !(x >= 1.0)
+    {
+        out.push(ConfigIssue::new(path, format!("γ must be ≥ 1, got {x}")));
+    }
+}
+
+fn closed_unit(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {
+    if let Some(x) = finite(v, path, out)
+        && !(0.0..=1.0).contains(&x)
+    {
+        out.push(ConfigIssue::new(
+            path,
+            format!("must lie in [0, 1], got {x}"),
+        ));
+    }
+}
+
+fn positive_or_null(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {
+    if !v.is_null() {
+        positive(v, path, out);
     }
 }
 

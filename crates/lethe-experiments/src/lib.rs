@@ -8,6 +8,7 @@
 //! | [`config`] | the `lethe.experiment/1` config: typed structs, validation with JSON paths, grids |
 //! | [`data`] | finding, loading and preparing datasets, with a per-process cache |
 //! | [`runner`] | one grid point: training, removals, reference retrain, audit, comparison |
+//! | [`audit`] | the membership-inference audit of a run: models, rows, reference models, empirical vs certified ε |
 //! | [`sweep`] | a whole sweep: parallel points, shards, resume, atomic point and result files |
 //! | [`report`] | Markdown tables and SVG plots from result files |
 //! | [`json`] | explicit non-finite floats, canonical hashes, atomic writes |
@@ -22,6 +23,7 @@
 //! # Ok::<(), lethe_experiments::ExperimentError>(())
 //! ```
 
+pub mod audit;
 pub mod config;
 pub mod data;
 pub mod error;

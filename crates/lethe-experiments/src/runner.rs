@@ -7,27 +7,27 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use lethe_data::Dataset;
-use lethe_mia::attacks::ThresholdAttack;
-use lethe_mia::metrics::{AttackMetrics, EvaluationOptions};
-use lethe_mia::{AttackDescriptor, TargetModel};
-use lethe_models::{LinearModel, LinearModelParams, OneVsRestModel, SolverReport, Stream};
+use lethe_models::{LinearModelParams, Stream};
 use lethe_removal::{
     BudgetPolicy, CertifiedModel, CertifiedParams, Comparison, Guarantee, RemovalStrategy,
-    StrategySpec, batches, build_strategy, compare_strategies, decision_accuracy,
-    deletion_sequence, label_sets,
+    SisaConfig, SisaStrategy, StrategySpec, batches, build_strategy, compare_strategies,
+    decision_accuracy, deletion_sequence, label_sets,
 };
 use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::audit::{
+    AUDIT_SISA_RETRAIN_STREAM, AuditModel, AuditTarget, CertificateKind, Certification,
+    derived_seed, run_audit,
+};
 use crate::config::{ExperimentConfig, Indices};
-use crate::data::{DataCache, DataContext, DataInfo, Prepared};
+use crate::data::{DataCache, DataContext, DataInfo};
 use crate::error::{ExperimentError, Result};
 
 /// `Stream::Other` id of the reference retrain's noise (class k adds k).
 pub const REFERENCE_RETRAIN_STREAM: u64 = 0x201 << 48;
-/// Purpose constant mixed into the seed of the audit's samples.
-pub const AUDIT_SAMPLE_STREAM: u64 = 0x202 << 48;
+pub use crate::audit::{AUDIT_SAMPLE_STREAM, AuditEntry, AuditRecord};
 
 /// What a running point reports, for progress display. Implementations must be cheap.
 pub trait PointProgress: Sync {
@@ -274,34 +274,6 @@ pub struct Summary {
     pub residual_norm_final: Option<f64>,
 }
 
-/// One membership-inference result.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct AuditEntry {
-    /// Which model was attacked: `original` (before removal), `unlearned` (released after the
-    /// last request) or `retrained` (the reference retrain).
-    pub model: String,
-    /// `forget_vs_test` (members = removed rows) or `retained_vs_test` (members = remaining
-    /// training rows, a control that shows the attack's power).
-    pub members: String,
-    /// What the attack was.
-    pub attack: AttackDescriptor,
-    /// Its metrics (AUC, TPR at low FPR, advantage, intervals, ROC).
-    pub metrics: AttackMetrics,
-}
-
-/// The membership-inference audit.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct AuditRecord {
-    /// Members per evaluation (forget rows, sampled down to the test size if needed).
-    pub n_members: usize,
-    /// Non-members per evaluation (a seeded sample of the test set).
-    pub n_nonmembers: usize,
-    /// Every attack on every model.
-    pub results: Vec<AuditEntry>,
-    /// Why the audit was skipped, if it was.
-    pub skipped: Option<String>,
-}
-
 /// Seconds per phase.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Timings {
@@ -442,156 +414,80 @@ pub fn request_sequence(
     Ok(batches(&seq, r.batch_size))
 }
 
-/// Builds a lethe-mia target from a weight matrix (d × K).
-fn linear_models(
-    w: &DMatrix<f64>,
-    classes: &[Option<f64>],
-    params: LinearModelParams,
-) -> (Vec<LinearModel>, Vec<f64>) {
-    let report = SolverReport {
-        solver: "external".into(),
-        iterations: 0,
-        residual_norm: f64::NAN,
-        seconds: 0.0,
-        factorizations: 0,
-        cg_iterations: 0,
-    };
-    let models = w
-        .column_iter()
-        .map(|col| LinearModel {
-            weights: col.into_owned(),
-            noise: DVector::zeros(w.nrows()),
-            params,
-            report: report.clone(),
-        })
-        .collect();
-    let class_ids = classes.iter().map(|c| c.unwrap_or(0.0)).collect();
-    (models, class_ids)
+/// The trained strategy. SISA is kept as its concrete type so that the audit can read its
+/// shard models; every other strategy is used through [`RemovalStrategy`].
+enum Trained {
+    Sisa(SisaStrategy),
+    Other(Box<dyn RemovalStrategy>),
 }
 
-fn attack_target(
-    w: &DMatrix<f64>,
-    classes: &[Option<f64>],
-    params: LinearModelParams,
-    eval: impl FnOnce(TargetModel<'_>) -> Result<Vec<AuditEntry>>,
-) -> Result<Vec<AuditEntry>> {
-    let (models, class_ids) = linear_models(w, classes, params);
-    if models.len() == 1 {
-        eval(TargetModel::Binary(&models[0]))
-    } else {
-        let ovr = OneVsRestModel {
-            classes: class_ids,
-            models,
-        };
-        eval(TargetModel::OneVsRest(&ovr))
+impl std::ops::Deref for Trained {
+    type Target = dyn RemovalStrategy;
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Trained::Sisa(s) => s,
+            Trained::Other(b) => b.as_ref(),
+        }
     }
 }
 
-/// A seeded sample of `k` of `rows` (sorted), from `lethe_data::shuffle_indices` with a seed
-/// derived from the experiment seed and the purpose.
-fn sample(rows: &[usize], k: usize, seed: u64, purpose: u64) -> Vec<usize> {
-    let derived = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (AUDIT_SAMPLE_STREAM + purpose);
-    let perm = lethe_data::shuffle_indices(rows.len(), derived);
-    let mut v: Vec<usize> = perm.into_iter().take(k).map(|i| rows[i]).collect();
-    v.sort_unstable();
-    v
+impl std::ops::DerefMut for Trained {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        match self {
+            Trained::Sisa(s) => s,
+            Trained::Other(b) => b.as_mut(),
+        }
+    }
 }
 
-struct AuditModels<'a> {
-    original: Option<&'a DMatrix<f64>>,
-    unlearned: Option<&'a DMatrix<f64>>,
-    retrained: &'a DMatrix<f64>,
+impl Trained {
+    /// What the audit attacks now: SISA's ensemble, or the single weight matrix.
+    fn audit_model(&self) -> Option<AuditModel> {
+        match self {
+            Trained::Sisa(s) => Some(AuditModel::sisa(s)),
+            Trained::Other(b) => b.weights().map(AuditModel::Linear),
+        }
+    }
 }
 
-fn run_audit(
+/// What the removal certifies about the unlearned model.
+fn unlearned_certification(
     cfg: &ExperimentConfig,
-    data: &Prepared,
-    classes: &[Option<f64>],
-    removed: &[usize],
-    remaining: &[usize],
-    models: AuditModels<'_>,
-) -> Result<AuditRecord> {
-    let Some(audit) = &cfg.audit else {
-        return Err(ExperimentError::Usage("no audit configured".into()));
-    };
-    let params = certified_params(cfg).model;
-    let test_rows: Vec<usize> = (0..data.test.n_samples()).collect();
-    let k = removed.len().min(test_rows.len()).min(remaining.len());
-    if k == 0 {
-        return Ok(AuditRecord {
-            n_members: 0,
-            n_nonmembers: 0,
-            results: Vec::new(),
-            skipped: Some("no removed rows, test rows or remaining rows to compare".into()),
-        });
+    guarantee: Guarantee,
+    summary: &Summary,
+) -> Certification {
+    match guarantee {
+        Guarantee::Certified { delta, .. } => match summary.epsilon_spent_final {
+            Some(e) if cfg.model.sigma > 0.0 && e.is_finite() => Certification::new(
+                CertificateKind::Certified,
+                Some(e),
+                Some(delta),
+                "(ε, δ)-certified removal: ε of the final accumulated residual β, β·c(δ)/σ",
+            ),
+            _ => Certification::new(
+                CertificateKind::None,
+                None,
+                None,
+                "σ = 0: no noise, so no certificate",
+            ),
+        },
+        Guarantee::Exact => Certification::new(
+            CertificateKind::Exact,
+            Some(0.0),
+            Some(0.0),
+            "exact removal: distributed as retraining from scratch",
+        ),
+        Guarantee::None => Certification::new(
+            CertificateKind::None,
+            None,
+            None,
+            format!(
+                "strategy `{}` has no guarantee",
+                cfg.removal.strategy.0.name()
+            ),
+        ),
     }
-    let forget = data.train.select(&sample(removed, k, cfg.seed, 1))?;
-    let retained = data.train.select(&sample(remaining, k, cfg.seed, 2))?;
-    let held_out = data.test.select(&sample(&test_rows, k, cfg.seed, 3))?;
-    let is_member: Vec<bool> = (0..2 * k).map(|i| i < k).collect();
-    let stack = |a: &Dataset, b: &Dataset| -> Result<Dataset> {
-        let d = a.n_features();
-        let x = DMatrix::from_fn(a.n_samples() + b.n_samples(), d, |i, j| {
-            if i < a.n_samples() {
-                a.features()[(i, j)]
-            } else {
-                b.features()[(i - a.n_samples(), j)]
-            }
-        });
-        let y = DVector::from_iterator(
-            a.n_samples() + b.n_samples(),
-            a.labels().iter().chain(b.labels().iter()).copied(),
-        );
-        Ok(Dataset::new(x, y)?)
-    };
-    let forget_vs_test = stack(&forget, &held_out)?;
-    let retained_vs_test = stack(&retained, &held_out)?;
-    let options = EvaluationOptions {
-        bootstrap: audit.bootstrap.unwrap_or_default(),
-        max_roc_points: audit.roc_points,
-    };
-    let mut results = Vec::new();
-    let mut targets: Vec<(&str, &DMatrix<f64>)> = Vec::new();
-    if let Some(w) = models.original {
-        targets.push(("original", w));
-    }
-    if let Some(w) = models.unlearned {
-        targets.push(("unlearned", w));
-    }
-    targets.push(("retrained", models.retrained));
-    for (model_name, w) in targets {
-        let entries = attack_target(w, classes, params, |target| {
-            let mut out = Vec::new();
-            for &statistic in &audit.attacks {
-                let attack = ThresholdAttack { statistic };
-                let mut sets = vec![("forget_vs_test", &forget_vs_test)];
-                if model_name == "unlearned" {
-                    sets.push(("retained_vs_test", &retained_vs_test));
-                }
-                for (members, set) in sets {
-                    let output = attack.run(target, set)?;
-                    let mut metrics = output.evaluate(&is_member, &options)?;
-                    if options.max_roc_points == 0 {
-                        metrics.roc.clear();
-                    }
-                    out.push(AuditEntry {
-                        model: model_name.into(),
-                        members: members.into(),
-                        attack: output.descriptor,
-                        metrics,
-                    });
-                }
-            }
-            Ok(out)
-        })?;
-        results.extend(entries);
-    }
-    Ok(AuditRecord {
-        n_members: k,
-        n_nonmembers: k,
-        results,
-        skipped: None,
-    })
 }
 
 /// The reference retrain's model and cost.
@@ -673,7 +569,7 @@ pub fn run_point(
     let cparams = certified_params(cfg);
     let spec = &cfg.removal.strategy.0;
     let mut newton_info = None;
-    let mut strategy: Box<dyn RemovalStrategy> = match spec {
+    let mut strategy: Trained = match spec {
         StrategySpec::Newton => {
             let model = match &cfg.model.noise_vector {
                 Some(nv) => CertifiedModel::train_with_noise(
@@ -690,13 +586,33 @@ pub fn run_point(
                 model.class_models()[0].noise.norm(),
                 model.budget(),
             ));
-            Box::new(model)
+            Trained::Other(Box::new(model))
         }
-        other => build_strategy(other, cparams, Arc::clone(&train), cfg.seed)?,
+        StrategySpec::Sisa {
+            shards,
+            slices,
+            aggregation,
+        } => Trained::Sisa(SisaStrategy::train(
+            cparams.model,
+            Arc::clone(&train),
+            cfg.seed,
+            SisaConfig {
+                shards: *shards,
+                slices: *slices,
+                aggregation: *aggregation,
+            },
+        )?),
+        other => Trained::Other(build_strategy(
+            other,
+            cparams,
+            Arc::clone(&train),
+            cfg.seed,
+        )?),
     };
     timings.train = t.elapsed().as_secs_f64();
     let classes = strategy.classes();
     let initial_weights = strategy.weights();
+    let initial_audit_model = cfg.audit.as_ref().and_then(|_| strategy.audit_model());
 
     let t = Instant::now();
     let test_accuracy = strategy.accuracy(&data.test)?;
@@ -906,31 +822,85 @@ pub fn run_point(
     };
 
     let audit = match &cfg.audit {
-        Some(_) => {
+        Some(audit_config) => {
             progress.phase("audit");
             let t = Instant::now();
-            let record = match (initial_weights.as_ref(), final_weights.as_ref()) {
-                (Some(w0), Some(w1)) => run_audit(
-                    cfg,
-                    &data,
-                    &classes,
-                    &removed,
-                    &remaining,
-                    AuditModels {
-                        original: Some(w0),
-                        unlearned: Some(w1),
-                        retrained: &w_ref,
-                    },
-                )?,
-                _ => AuditRecord {
-                    n_members: 0,
-                    n_nonmembers: 0,
-                    results: Vec::new(),
-                    skipped: Some(format!(
-                        "strategy `{}` has no single weight vector to attack",
-                        spec.name()
-                    )),
-                },
+            let record = match (initial_audit_model, strategy.audit_model()) {
+                (Some(original), Some(unlearned)) => {
+                    let mut targets = vec![
+                        AuditTarget {
+                            name: "original",
+                            model: original,
+                            certification: Certification::new(
+                                CertificateKind::NotARemoval,
+                                None,
+                                None,
+                                "the model before removal: the forget rows are training members",
+                            ),
+                            control: false,
+                        },
+                        AuditTarget {
+                            name: "unlearned",
+                            model: unlearned,
+                            certification: unlearned_certification(
+                                cfg,
+                                strategy.guarantee(),
+                                &summary,
+                            ),
+                            control: true,
+                        },
+                        AuditTarget {
+                            name: "retrained",
+                            model: AuditModel::Linear(w_ref.clone()),
+                            certification: Certification::new(
+                                CertificateKind::Reference,
+                                Some(0.0),
+                                Some(0.0),
+                                "retrained from scratch on the remaining rows with a fresh b \
+                                 (Algorithm 1): the distribution removals are compared with",
+                            ),
+                            control: false,
+                        },
+                    ];
+                    if let Trained::Sisa(s) = &strategy {
+                        let seed = derived_seed(cfg.seed, AUDIT_SISA_RETRAIN_STREAM);
+                        let fresh = SisaStrategy::train_masked(
+                            cparams.model,
+                            Arc::clone(&train),
+                            seed,
+                            s.config(),
+                            active.clone(),
+                        )?;
+                        targets.push(AuditTarget {
+                            name: "retrained_ensemble",
+                            model: AuditModel::sisa(&fresh),
+                            certification: Certification::new(
+                                CertificateKind::Reference,
+                                Some(0.0),
+                                Some(0.0),
+                                format!(
+                                    "SISA retrained from scratch on the remaining rows with fresh \
+                                     randomness (partition and b from seed {seed})"
+                                ),
+                            ),
+                            control: false,
+                        });
+                    }
+                    run_audit(
+                        cfg,
+                        audit_config,
+                        &data,
+                        &classes,
+                        &removed,
+                        &remaining,
+                        &targets,
+                    )?
+                }
+                _ => AuditRecord::skipped(format!(
+                    "strategy `{}` releases a model the audit cannot read (neither single \
+                     weights nor SISA's shards)",
+                    spec.name()
+                )),
             };
             timings.audit = t.elapsed().as_secs_f64();
             Some(record)

@@ -4,18 +4,10 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{TempDir, synthetic_config, write_config};
-use lethe_experiments::ExperimentError;
+use common::{TempDir, config_issues as paths, synthetic_config, write_config};
 use lethe_experiments::config::{self, expand, validate_value};
 use lethe_experiments::sweep::validate;
 use serde_json::json;
-
-fn paths(err: ExperimentError) -> Vec<(String, String)> {
-    match err {
-        ExperimentError::Config(c) => c.issues.into_iter().map(|i| (i.path, i.message)).collect(),
-        other => panic!("expected config issues, got {other}"),
-    }
-}
 
 #[test]
 fn every_problem_is_reported_at_once_with_its_path() {

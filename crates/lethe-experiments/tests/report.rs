@@ -2,24 +2,9 @@
 
 mod common;
 
-use common::{TempDir, synthetic_config, write_config};
+use common::{TempDir, run_config as run, synthetic_config};
 use lethe_experiments::report::{ReportOptions, write_report};
-use lethe_experiments::sweep::{RunOptions, run_experiment};
 use serde_json::json;
-
-fn run(dir: &TempDir, cfg: &serde_json::Value, file: &str) -> std::path::PathBuf {
-    let path = write_config(dir.path(), file, cfg);
-    let out = dir.join("results");
-    let s = run_experiment(
-        &path,
-        &RunOptions {
-            quiet: true,
-            ..RunOptions::new(&out)
-        },
-    )
-    .unwrap();
-    s.result_path
-}
 
 #[test]
 fn a_report_has_tables_paper_values_and_plots() {

@@ -10,6 +10,7 @@
 //! | [`scores`] | per-example loss, confidence, logit confidence, entropy, modified entropy |
 //! | [`attacks`] | LOSS/threshold (Yeom), shadow models (Shokri), LiRA online/offline (Carlini), RMIA (Zarifzadeh), the difference attack (Chen) and U-LiRA (Hayes) |
 //! | [`reference`](mod@reference) | reference models trained like the target, in parallel, from seeds |
+//! | [`EnsembleModel`] | an ensemble target (SISA's shards): what the attacks see of it is documented in [`TargetModel`]'s module, re-exported here |
 //! | [`metrics`] | exact ROC, AUC, TPR at low FPR, advantage, bootstrap intervals, empirical ε lower bounds |
 //!
 //! Every random choice comes from named ChaCha20 streams of one seed, so results do not
@@ -47,4 +48,4 @@ mod target;
 
 pub use attacks::{AttackDescriptor, AttackOutput};
 pub use error::{MiaError, Result};
-pub use target::TargetModel;
+pub use target::{Aggregation, EnsembleDescriptor, EnsembleModel, TargetModel};

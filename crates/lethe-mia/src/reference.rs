@@ -23,6 +23,17 @@
 //!   exact minimiser and every margin of a unit-norm row within the same amount — for
 //!   λ = 1e-3 and n_k = 3000 that is 3·10⁻⁷, far below the spread of the statistic over
 //!   reference models. Set [`ReferenceTraining::tolerance`] to `None` to use the target's.
+//!
+//! **Ensemble targets** ([`crate::EnsembleModel`], e.g. SISA's shards) get ensemble reference
+//! models: reference model k splits its training rows by a seeded permutation (stream
+//! `EnsemblePartition`, index k) into S balanced, disjoint parts (part s gets positions
+//! ⌊s·n_k/S⌋ .. ⌊(s+1)·n_k/S⌋, as SISA cuts its shards), trains one member per part exactly as
+//! above (member s of model k draws b from noise index `k·S + s`; for S = 1 this is index k,
+//! the single-model streams) and aggregates the members' decision values with the target's
+//! [`crate::Aggregation`]. SISA's slices only change how a shard model is reached (warm-started
+//! stages); each stage is solved to tolerance on a strongly convex objective, so the final
+//! shard model — the one that predicts — is the minimiser on the shard's rows, which is what a
+//! member is trained to here.
 
 use std::time::Instant;
 
@@ -38,7 +49,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{MiaError, Result, invalid};
 use crate::scores::{Statistic, from_margins};
 use crate::streams::{Purpose, stream_rng};
-use crate::target::{Labels, TargetModel, margins_with};
+use crate::target::{Aggregation, Labels, TargetModel, aggregated_margins};
 
 /// How reference, shadow and attack-side models are trained.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -89,8 +100,36 @@ pub struct ReferenceDescriptor {
     pub tolerance: f64,
     /// Whether the solver was warm-started from the target's weights.
     pub warm_start: bool,
+    /// Members per reference model (1 for single models; S for ensemble targets).
+    pub members: usize,
+    /// How an ensemble reference model aggregates its members (absent for single models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregation: Option<Aggregation>,
     /// Wall-clock seconds spent training and scoring the reference models.
     pub seconds: f64,
+}
+
+/// Where a trained model's perturbations come from: the streams `(purpose, index · K + c)`
+/// of `seed` (see [`Trainer::fit`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NoiseSource {
+    pub seed: u64,
+    pub purpose: Purpose,
+    pub index: u64,
+}
+
+/// A trained reference/shadow model: one weight matrix (d × K), or the members of an
+/// ensemble and their aggregation.
+pub(crate) struct Fitted {
+    members: Vec<DMatrix<f64>>,
+    aggregation: Option<Aggregation>,
+}
+
+impl Fitted {
+    /// Decision values on `x` (n × K), aggregated as the target aggregates.
+    pub(crate) fn margins(&self, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
+        aggregated_margins(x, &self.members, self.aggregation)
+    }
 }
 
 /// Trains copies of a target's model class on masked subsets of one dataset.
@@ -100,6 +139,8 @@ pub(crate) struct Trainer<'a> {
     /// One ±1 label vector per output (binary: the labels; one-vs-rest: class k vs rest).
     label_vectors: Vec<DVector<f64>>,
     warm: Option<Vec<DVector<f64>>>,
+    /// Members per model and their aggregation (ensemble targets).
+    ensemble: Option<(usize, Aggregation)>,
 }
 
 impl<'a> Trainer<'a> {
@@ -146,19 +187,90 @@ impl<'a> Trainer<'a> {
             x: data.features(),
             label_vectors,
             warm,
+            ensemble: target
+                .ensemble()
+                .map(|e| (e.members().len(), e.aggregation())),
+        })
+    }
+
+    /// Members per model (1 for single models).
+    pub(crate) fn members(&self) -> usize {
+        self.ensemble.map_or(1, |(s, _)| s)
+    }
+
+    /// The aggregation of ensemble models.
+    pub(crate) fn aggregation(&self) -> Option<Aggregation> {
+        self.ensemble.map(|(_, a)| a)
+    }
+
+    /// Trains one model like the target on the rows with `mask[i]`: a single model (one
+    /// weight column per output, b of output c from stream `(purpose, index · K + c)` of
+    /// `noise`), or for an ensemble target S members on a seeded balanced partition of those
+    /// rows (see the module docs; member s uses noise index `index · S + s`).
+    pub(crate) fn fit(
+        &self,
+        mask: &[bool],
+        noise: NoiseSource,
+        role: &dyn Fn() -> String,
+    ) -> Result<Fitted> {
+        let Some((s_count, aggregation)) = self.ensemble else {
+            let models = self.fit_outputs(mask, noise, role)?;
+            return Ok(Fitted {
+                members: vec![weight_matrix(&models)],
+                aggregation: None,
+            });
+        };
+        let mut rows: Vec<usize> = (0..mask.len()).filter(|&i| mask[i]).collect();
+        let n = rows.len();
+        if n < s_count {
+            return Err(invalid(
+                "reference training rows",
+                n,
+                format!(
+                    "{} model: an ensemble of {s_count} members needs at least one row per member",
+                    role()
+                ),
+            ));
+        }
+        rows.shuffle(&mut stream_rng(
+            noise.seed,
+            Purpose::EnsemblePartition,
+            noise.index,
+        ));
+        let members = (0..s_count)
+            .map(|s| {
+                let mut part = vec![false; mask.len()];
+                for &i in &rows[s * n / s_count..(s + 1) * n / s_count] {
+                    part[i] = true;
+                }
+                let member = NoiseSource {
+                    index: noise.index * s_count as u64 + s as u64,
+                    ..noise
+                };
+                let models =
+                    self.fit_outputs(&part, member, &|| format!("{} member #{s}", role()))?;
+                Ok(weight_matrix(&models))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Fitted {
+            members,
+            aggregation: Some(aggregation),
         })
     }
 
     /// Trains one model per output on the rows with `mask[i]`, b of output c drawn from
-    /// stream `(purpose, index · K + c)` of `seed`.
-    pub(crate) fn fit(
+    /// stream `(purpose, index · K + c)` of `noise`.
+    fn fit_outputs(
         &self,
         mask: &[bool],
-        seed: u64,
-        purpose: Purpose,
-        index: u64,
+        noise: NoiseSource,
         role: &dyn Fn() -> String,
     ) -> Result<Vec<LinearModel>> {
+        let NoiseSource {
+            seed,
+            purpose,
+            index,
+        } = noise;
         let d = self.x.ncols();
         let k_count = self.label_vectors.len() as u64;
         self.label_vectors
@@ -220,33 +332,6 @@ pub(crate) fn balanced_assignment(rows: usize, k: usize, seed: u64, purpose: Pur
         }
     }
     out
-}
-
-/// Stacks two datasets with the same number of features (rows of `a` first).
-pub(crate) fn concat(a: &Dataset, b: &Dataset) -> Result<Dataset> {
-    if b.is_empty() {
-        return Ok(a.clone());
-    }
-    if a.n_features() != b.n_features() {
-        return Err(MiaError::LengthMismatch {
-            what: "feature dimension of the population",
-            expected: a.n_features(),
-            found: b.n_features(),
-        });
-    }
-    let (na, d) = (a.n_samples(), a.n_features());
-    let x = DMatrix::from_fn(na + b.n_samples(), d, |i, j| {
-        if i < na {
-            a.features()[(i, j)]
-        } else {
-            b.features()[(i - na, j)]
-        }
-    });
-    let y = DVector::from_iterator(
-        na + b.n_samples(),
-        a.labels().iter().chain(b.labels().iter()).copied(),
-    );
-    Ok(Dataset::new(x, y)?)
 }
 
 /// Checks that the target reads probabilities (LiRA, RMIA and shadow models need them).
@@ -324,7 +409,7 @@ impl ReferenceSet {
             ));
         }
         let pool = if config.online {
-            concat(targets, population)?
+            targets.stack(population)?
         } else {
             population.clone()
         };
@@ -350,25 +435,23 @@ impl ReferenceSet {
                 let mask: Vec<bool> = (0..pool.n_samples())
                     .map(|i| assignment[i * k + m])
                     .collect();
-                let models = trainer.fit(
-                    &mask,
-                    config.seed,
-                    Purpose::ReferenceNoise,
-                    m as u64,
-                    &|| format!("reference #{m}"),
-                )?;
-                let w = weight_matrix(&models);
+                let noise = NoiseSource {
+                    seed: config.seed,
+                    purpose: Purpose::ReferenceNoise,
+                    index: m as u64,
+                };
+                let model = trainer.fit(&mask, noise, &|| format!("reference #{m}"))?;
                 let t = from_margins(
                     Statistic::LogitConfidence,
                     loss,
-                    &margins_with(targets.features(), &w)?,
+                    &model.margins(targets.features())?,
                     &target_labels,
                 )?;
                 let p = match &pop_labels {
                     Some(l) => from_margins(
                         Statistic::LogitConfidence,
                         loss,
-                        &margins_with(population.features(), &w)?,
+                        &model.margins(population.features())?,
                         l,
                     )?,
                     None => Vec::new(),
@@ -399,6 +482,8 @@ impl ReferenceSet {
             solver: params.solver.kind.name().into(),
             tolerance: params.solver.tolerance,
             warm_start: config.training.warm_start,
+            members: trainer.members(),
+            aggregation: trainer.aggregation(),
             seconds: start.elapsed().as_secs_f64(),
         };
         Ok(Self {

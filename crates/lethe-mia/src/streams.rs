@@ -29,6 +29,9 @@ pub(crate) enum Purpose {
     UliraAssignment = 8,
     /// The seed handed to the unlearner of U-LiRA shadow model k.
     UliraUnlearn = 9,
+    /// How the rows of reference/shadow model k are split among the members of an ensemble
+    /// (index: the model's noise index k).
+    EnsemblePartition = 10,
 }
 
 /// The stream of `purpose` number `index` under `seed`.

@@ -196,6 +196,7 @@ pub fn params_text(run: &Value) -> String {
                 let v = match v {
                     Value::String(s) => s.clone(),
                     Value::Number(n) => fmt(n.as_f64()),
+                    Value::Object(o) => object_text(o),
                     other => other.to_string(),
                 };
                 format!("{short}={v}")
@@ -203,6 +204,28 @@ pub fn params_text(run: &Value) -> String {
             .collect::<Vec<_>>()
             .join(", "),
         _ => "—".into(),
+    }
+}
+
+/// A spec object (`{"strategy": "sisa", "shards": 5}`) as `sisa (shards=5)`: the value of its
+/// tag field (`strategy`, `order` or `attack`) followed by the other fields.
+fn object_text(o: &serde_json::Map<String, Value>) -> String {
+    let tag = ["strategy", "order", "attack"]
+        .into_iter()
+        .find(|t| o.get(*t).is_some_and(Value::is_string));
+    let rest: Vec<String> = o
+        .iter()
+        .filter(|(k, _)| Some(k.as_str()) != tag)
+        .map(|(k, v)| match v {
+            Value::String(s) => format!("{k}={s}"),
+            Value::Number(n) => format!("{k}={}", fmt(n.as_f64())),
+            other => format!("{k}={other}"),
+        })
+        .collect();
+    match tag.and_then(|t| o[t].as_str()) {
+        Some(head) if rest.is_empty() => head.to_string(),
+        Some(head) => format!("{head} ({})", rest.join(", ")),
+        None => format!("{{{}}}", rest.join(", ")),
     }
 }
 
@@ -342,49 +365,167 @@ fn runs_table(r: &ResultDoc) -> String {
     )
 }
 
+/// `estimate [lower, upper]` of a metric and its `<key>_ci` interval.
+fn with_ci(m: &Value, key: &str) -> String {
+    let p = |k: &str| match num(m, k) {
+        Some(x) if x.is_finite() => format!("{x:.3}"),
+        _ => "—".into(),
+    };
+    format!(
+        "{} [{}, {}]",
+        p(key),
+        p(&format!("{key}_ci.lower")),
+        p(&format!("{key}_ci.upper"))
+    )
+}
+
+/// An audit entry's attack in words: name, variant, K and seed.
+fn attack_text(e: &Value) -> String {
+    let a = &e["attack"];
+    let name = a["attack"].as_str().unwrap_or("?");
+    match num(a, "n_reference") {
+        Some(k) => format!(
+            "{name} ({}; K = {}, seed {})",
+            a["variant"].as_str().unwrap_or("?"),
+            int(Some(k)),
+            int(num(a, "seed"))
+        ),
+        None => format!("{name} ({})", a["statistic"].as_str().unwrap_or("?")),
+    }
+}
+
+/// The model of an audit entry, with the ensemble it was attacked as.
+fn model_text(e: &Value) -> String {
+    let model = e["model"].as_str().unwrap_or("?");
+    match e["attack"].get("ensemble") {
+        Some(ens) => format!(
+            "{model} ({}-member {} ensemble)",
+            int(num(ens, "members")),
+            ens["aggregation"].as_str().unwrap_or("?")
+        ),
+        None => model.to_string(),
+    }
+}
+
+/// The certified ε of an audit entry in words.
+fn certified_text(e: &Value) -> String {
+    let Some(c) = e.get("certificate") else {
+        return "—".into();
+    };
+    match c["kind"].as_str() {
+        Some("certified") => format!("{} (δ = {})", fmt(num(c, "epsilon")), fmt(num(c, "delta"))),
+        Some("exact") => "0 (exact)".into(),
+        Some("reference") => "0 (retrained)".into(),
+        Some("not_a_removal") => "— (not a removal)".into(),
+        _ => "none".into(),
+    }
+}
+
+/// The empirical ε lower bound of an audit entry, marked when it exceeds the certified ε.
+fn epsilon_text(e: &Value) -> String {
+    let Some(b) = num(e, "empirical_epsilon.bound.epsilon_lower_bound") else {
+        return "—".into();
+    };
+    if e["exceeds_certified"].as_bool() == Some(true) {
+        format!("**{} ⚠ > certified ε**", fmt(Some(b)))
+    } else {
+        fmt(Some(b))
+    }
+}
+
 fn audit_section(r: &ResultDoc, out: &mut String) {
     let mut rows = Vec::new();
+    let mut side_by_side = Vec::new();
+    let mut exceeded = Vec::new();
+    let mut levels = std::collections::BTreeSet::new();
+    let mut not_comparable = false;
     for run in r.runs() {
         let Some(audit) = run.get("audit") else {
             continue;
         };
         if let Some(skip) = audit.get("skipped").and_then(Value::as_str) {
-            rows.push(vec![
+            let mut row = vec![
                 int(num(run, "index")),
+                params_text(run),
                 format!("skipped: {skip}"),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ]);
+            ];
+            row.resize(11, String::new());
+            rows.push(row);
             continue;
         }
-        for e in audit["results"].as_array().map_or(&[][..], Vec::as_slice) {
+        if let (Some(c), Some(d)) = (
+            num(audit, "epsilon_confidence"),
+            num(audit, "epsilon_delta"),
+        ) {
+            levels.insert((pct(Some(c)), fmt(Some(d))));
+        }
+        if audit["epsilon_comparable"].as_bool() == Some(false) {
+            not_comparable = true;
+        }
+        let entries = audit["results"].as_array().map_or(&[][..], Vec::as_slice);
+        for e in entries {
             let m = &e["metrics"];
+            let model = model_text(e);
+            if e["exceeds_certified"].as_bool() == Some(true) {
+                exceeded.push(format!(
+                    "run #{} ({}), {model} model, {}: ε ≥ {} but certified ε = {}",
+                    int(num(run, "index")),
+                    params_text(run),
+                    attack_text(e),
+                    fmt(num(e, "empirical_epsilon.bound.epsilon_lower_bound")),
+                    certified_text(e)
+                ));
+            }
             rows.push(vec![
                 int(num(run, "index")),
-                e["model"].as_str().unwrap_or("?").to_string(),
+                params_text(run),
+                model,
                 e["members"].as_str().unwrap_or("?").replace('_', " "),
-                format!(
-                    "{} ({})",
-                    json::get(e, "attack.attack")
-                        .and_then(Value::as_str)
-                        .unwrap_or("?"),
-                    json::get(e, "attack.statistic")
-                        .and_then(Value::as_str)
-                        .unwrap_or("?")
-                ),
-                format!(
-                    "{} [{}, {}]",
-                    fmt(num(m, "auc")),
-                    fmt(num(m, "auc_ci.lower")),
-                    fmt(num(m, "auc_ci.upper"))
-                ),
-                fmt(num(m, "tpr_at_1pct_fpr")),
+                attack_text(e),
+                with_ci(m, "auc"),
+                with_ci(m, "tpr_at_1pct_fpr"),
                 fmt(num(m, "advantage")),
+                epsilon_text(e),
+                certified_text(e),
                 m["leak"].as_str().unwrap_or("?").replace('_', " "),
+            ]);
+        }
+        // side by side: one row per attack, the forget set on every model
+        let forget: Vec<&Value> = entries
+            .iter()
+            .filter(|e| e["members"] == "forget_vs_test")
+            .collect();
+        let mut attacks: Vec<String> = Vec::new();
+        for e in &forget {
+            let a = attack_text(e);
+            if !attacks.contains(&a) {
+                attacks.push(a);
+            }
+        }
+        for a in attacks {
+            let cell = |model: &str, f: &dyn Fn(&Value) -> String| -> String {
+                forget
+                    .iter()
+                    .find(|e| e["model"] == model && attack_text(e) == a)
+                    .map_or_else(|| "—".into(), |e| f(e))
+            };
+            let auc_tpr = |e: &Value| {
+                format!(
+                    "{} · {}",
+                    with_ci(&e["metrics"], "auc"),
+                    with_ci(&e["metrics"], "tpr_at_1pct_fpr")
+                )
+            };
+            side_by_side.push(vec![
+                int(num(run, "index")),
+                params_text(run),
+                a.clone(),
+                cell("original", &auc_tpr),
+                cell("unlearned", &auc_tpr),
+                cell("retrained", &auc_tpr),
+                cell("retrained_ensemble", &auc_tpr),
+                cell("unlearned", &epsilon_text),
+                cell("unlearned", &certified_text),
             ]);
         }
     }
@@ -392,30 +533,99 @@ fn audit_section(r: &ResultDoc, out: &mut String) {
         return;
     }
     let n = r.runs().iter().find_map(|run| num(run, "audit.n_members"));
+    let level_text = if levels.is_empty() {
+        "none in this result file: it predates the audit's ε bounds".to_string()
+    } else {
+        levels
+            .iter()
+            .map(|(c, d)| format!("confidence {c}, δ = {d}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
     let _ = writeln!(
         out,
         "### Membership-inference audit\n\nMembers are the removed rows (forget set; \
          `retained vs test`: rows still in the training set, a control that shows what the \
          attack can detect), non-members an equally large seeded sample of the test set ({} \
          each). The same attack runs on the model before removal, the unlearned model and a \
-         model retrained from scratch without the removed rows. An AUC interval that excludes \
-         0.5, in either direction, is a leak.\n",
-        int(n)
+         model retrained from scratch without the removed rows (Algorithm 1, fresh b; for SISA \
+         also `retrained_ensemble`, SISA retrained from scratch with fresh randomness). SISA is \
+         attacked as the ensemble it predicts with (its original, unlearned and retrained-ensemble \
+         models; `retrained` is always the single-model reference retrain). LiRA and RMIA train K reference models like \
+         the attacked model on rows that are never evaluated (online: every evaluated row is IN \
+         for half of them). An AUC interval that excludes 0.5, in either direction, is a leak. \
+         Intervals are stratified bootstrap intervals.\n\n\
+         **Empirical vs certified ε.** For each forget-set result, \"ε lower bound\" is the \
+         empirical lower bound of lethe-mia (threshold chosen on a seeded half of the rows, \
+         Clopper–Pearson counts on the other half; {level_text}); \"certified ε\" is what the \
+         removal certifies about that model (newton with σ > 0: the ε of the final accumulated \
+         residual; exact removal and retrained models: 0; none for heuristics and for σ = 0). \
+         Each row is one trial of the same model (one-run auditing), and the bound is only \
+         comparable with a certificate when the forget set is a uniformly random sample of the \
+         training rows{}.\n",
+        int(n),
+        if not_comparable {
+            " — **not the case for some runs here, so their bounds are not compared**"
+        } else {
+            ""
+        }
     );
+    if exceeded.is_empty() {
+        if !levels.is_empty() {
+            out.push_str("No empirical ε lower bound exceeds the certified ε of its model.\n\n");
+        }
+    } else {
+        let _ = writeln!(
+            out,
+            "> **⚠ WARNING: {} empirical ε lower bound(s) exceed the certified ε.** With a valid \
+             certificate each bound does so with probability at most 1 − confidence; more \
+             than that points to a bug in the removal or in its certificate.\n>",
+            exceeded.len()
+        );
+        for x in &exceeded {
+            let _ = writeln!(out, "> - {x}");
+        }
+        out.push('\n');
+    }
+    if !side_by_side.is_empty() {
+        out.push_str(
+            "**Forget set vs test set, side by side** (each cell: AUC [95 % CI] · TPR at 1 % \
+             FPR [95 % CI]):\n\n",
+        );
+        out.push_str(&table(
+            &[
+                "#",
+                "params",
+                "attack",
+                "original",
+                "unlearned",
+                "retrained",
+                "retrained ensemble",
+                "ε lower bound (unlearned)",
+                "certified ε (unlearned)",
+            ],
+            &side_by_side,
+        ));
+        out.push('\n');
+    }
+    out.push_str("<details><summary>Every audit result</summary>\n\n");
     out.push_str(&table(
         &[
             "#",
+            "params",
             "model",
             "members vs non-members",
             "attack",
             "AUC [95 % CI]",
-            "TPR @ 1 % FPR",
+            "TPR @ 1 % FPR [95 % CI]",
             "advantage",
+            "ε lower bound",
+            "certified ε",
             "leak",
         ],
         &rows,
     ));
-    out.push('\n');
+    out.push_str("\n</details>\n\n");
 }
 
 fn compare_section(r: &ResultDoc, out: &mut String) {

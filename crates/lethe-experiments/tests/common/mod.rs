@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use lethe_experiments::ExperimentError;
+use lethe_experiments::sweep::{RunOptions, run_experiment};
 use serde_json::{Value, json};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -80,4 +82,28 @@ pub fn json_files(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default();
     v.sort();
     v
+}
+
+/// The (path, message) pairs of a config error; panics on any other error.
+pub fn config_issues(err: ExperimentError) -> Vec<(String, String)> {
+    match err {
+        ExperimentError::Config(c) => c.issues.into_iter().map(|i| (i.path, i.message)).collect(),
+        other => panic!("expected config issues, got {other}"),
+    }
+}
+
+/// Writes `cfg` to `dir/<file>`, runs it quietly into `dir/results` and returns the result
+/// file's path.
+pub fn run_config(dir: &TempDir, cfg: &Value, file: &str) -> PathBuf {
+    let path = write_config(dir.path(), file, cfg);
+    let out = dir.join("results");
+    run_experiment(
+        &path,
+        &RunOptions {
+            quiet: true,
+            ..RunOptions::new(&out)
+        },
+    )
+    .unwrap()
+    .result_path
 }

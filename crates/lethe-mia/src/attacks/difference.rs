@@ -79,7 +79,7 @@ impl DifferenceAttack {
             ),
             self.statistic.name(),
             "Chen, Zhang, Wang, Backes, Humbert, Zhang: When Machine Unlearning Jeopardizes Privacy (ACM CCS 2021)",
-            original.kind_name(),
+            original,
         );
         AttackOutput::new(scores, descriptor)
     }

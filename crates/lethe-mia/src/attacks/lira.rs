@@ -252,7 +252,7 @@ impl Lira {
             format!("{mode}, {}, {}", self.variance.name(), self.scoring.name()),
             Statistic::LogitConfidence.name(),
             "Carlini, Chien, Nasr, Song, Terzis, Tramèr: Membership Inference Attacks From First Principles (IEEE S&P 2022)",
-            target.kind_name(),
+            target,
         )
         .param("variance", serde_json::to_value(self.variance).unwrap_or_default())
         .param("scoring", serde_json::to_value(self.scoring).unwrap_or_default())

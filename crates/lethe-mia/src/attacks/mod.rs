@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, check_scores};
 use crate::metrics::{AttackMetrics, EvaluationOptions, evaluate, split_by_membership};
 use crate::reference::ReferenceDescriptor;
+use crate::target::{EnsembleDescriptor, TargetModel};
 
 /// What an attack was, for result files.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,8 +47,11 @@ pub struct AttackDescriptor {
     pub statistic: String,
     /// The paper it follows.
     pub paper: String,
-    /// `binary` or `one_vs_rest`.
+    /// `binary`, `one_vs_rest`, `binary_ensemble` or `one_vs_rest_ensemble`.
     pub target: String,
+    /// For an ensemble target: its size, aggregation and the decision values the attack read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensemble: Option<EnsembleDescriptor>,
     /// Number of reference/shadow models, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub n_reference: Option<usize>,
@@ -70,14 +74,15 @@ impl AttackDescriptor {
         variant: String,
         statistic: &str,
         paper: &str,
-        target: &str,
+        target: TargetModel<'_>,
     ) -> Self {
         Self {
             attack: attack.into(),
             variant,
             statistic: statistic.into(),
             paper: paper.into(),
-            target: target.into(),
+            target: target.kind_name().into(),
+            ensemble: target.ensemble_descriptor(),
             n_reference: None,
             online: None,
             seed: None,

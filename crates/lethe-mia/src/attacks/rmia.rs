@@ -217,7 +217,7 @@ impl Rmia {
             variant,
             Statistic::Confidence.name(),
             "Zarifzadeh, Liu, Mahloujifar, Shokri: Low-Cost High-Power Membership Inference Attacks (ICML 2024)",
-            target.kind_name(),
+            target,
         )
         .param("gamma", self.gamma)
         .param("n_population_points", n_z)

@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{AttackDescriptor, AttackOutput};
 use crate::error::{MiaError, Result, invalid};
-use crate::reference::{ReferenceTraining, Trainer, require_logistic, weight_matrix};
+use crate::reference::{NoiseSource, ReferenceTraining, Trainer, require_logistic};
 use crate::streams::{Purpose, stream_rng};
-use crate::target::{Labels, TargetModel, margins_with};
+use crate::target::{Labels, TargetModel};
 
 /// Features the attack model sees for one example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,12 +149,14 @@ impl ShadowAttack {
                 for &i in &block[..s] {
                     mask[i] = true;
                 }
-                let models =
-                    trainer.fit(&mask, self.seed, Purpose::ShadowNoise, k as u64, &|| {
-                        format!("shadow #{k}")
-                    })?;
+                let noise = NoiseSource {
+                    seed: self.seed,
+                    purpose: Purpose::ShadowNoise,
+                    index: k as u64,
+                };
+                let model = trainer.fit(&mask, noise, &|| format!("shadow #{k}"))?;
                 let rows = population.select(block)?;
-                let margins = margins_with(rows.features(), &weight_matrix(&models))?;
+                let margins = model.margins(rows.features())?;
                 let labels = match &pop_labels {
                     Labels::Binary(y) => Labels::Binary(block.iter().map(|&i| y[i]).collect()),
                     Labels::Classes(c) => Labels::Classes(block.iter().map(|&i| c[i]).collect()),
@@ -204,7 +206,7 @@ impl ShadowAttack {
             ),
             "predicted probabilities",
             "Shokri, Stronati, Song, Shmatikov: Membership Inference Attacks Against Machine Learning Models (IEEE S&P 2017)",
-            target.kind_name(),
+            target,
         )
         .param("shadow_train_size", s)
         .param("attack_lambda", self.attack_lambda)

@@ -83,7 +83,7 @@ impl ThresholdAttack {
             format!("score = {sign}{}", self.statistic.name()),
             self.statistic.name(),
             paper,
-            target.kind_name(),
+            target,
         );
         AttackOutput::new(scores, descriptor)
     }

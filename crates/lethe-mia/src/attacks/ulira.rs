@@ -13,7 +13,7 @@ use super::{
     AttackDescriptor, AttackOutput, MIN_VARIANCE, VarianceMode, ln_normal_pdf, mean_and_ss,
 };
 use crate::error::{MiaError, Result, invalid};
-use crate::reference::{ReferenceTraining, Trainer, concat, require_logistic};
+use crate::reference::{ReferenceTraining, Trainer, require_logistic};
 use crate::scores::{Statistic, from_margins};
 use crate::streams::{Purpose, stream_rng};
 use crate::target::TargetModel;
@@ -181,6 +181,13 @@ impl ULira {
         unlearner: &dyn Unlearner,
     ) -> Result<AttackOutput> {
         let target = unlearned.into();
+        if target.ensemble().is_some() {
+            return Err(MiaError::Unsupported {
+                what: "U-LiRA on an ensemble: the unlearner interface returns one model's \
+                       decision values, so its shadow models could not be ensembles like the target"
+                    .into(),
+            });
+        }
         if target.n_outputs() != 1 {
             return Err(MiaError::Unsupported {
                 what: "U-LiRA on one-vs-rest models (the unlearner interface is binary)".into(),
@@ -201,7 +208,7 @@ impl ULira {
         if candidates.is_empty() {
             return Err(MiaError::Empty { what: "candidates" });
         }
-        let pool = concat(candidates, population)?;
+        let pool = candidates.stack(population)?;
         let nc = candidates.n_samples();
         let trainer = Trainer::new(target, &pool, &self.training)?;
         let loss = trainer.params.loss;
@@ -299,7 +306,7 @@ impl ULira {
             ),
             Statistic::LogitConfidence.name(),
             "Hayes, Shumailov, Triantafillou, Khalifa, Papernot: Inexact Unlearning Needs More Careful Evaluations to Avoid a False Sense of Privacy (arXiv 2403.01218, 2024)",
-            target.kind_name(),
+            target,
         )
         .param("unlearner", unlearner.name())
         .param("pool_size", pool.n_samples())

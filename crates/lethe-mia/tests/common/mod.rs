@@ -24,19 +24,7 @@ pub fn digits_parts(sizes: &[usize], seed: u64) -> Vec<Dataset> {
 
 /// Rows of `a` followed by rows of `b`.
 pub fn stack(a: &Dataset, b: &Dataset) -> Dataset {
-    let (na, d) = (a.n_samples(), a.n_features());
-    let x = DMatrix::from_fn(na + b.n_samples(), d, |i, j| {
-        if i < na {
-            a.features()[(i, j)]
-        } else {
-            b.features()[(i - na, j)]
-        }
-    });
-    let y = DVector::from_iterator(
-        na + b.n_samples(),
-        a.labels().iter().chain(b.labels().iter()).copied(),
-    );
-    Dataset::new(x, y).unwrap()
+    a.stack(b).unwrap()
 }
 
 /// A dataset with no rows and `d` features.

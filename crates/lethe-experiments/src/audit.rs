@@ -1,0 +1,611 @@
+//! The membership-inference audit of one run (`audit` in a config, DESIGN §3).
+//!
+//! **Rows.** Members are k removed rows (the forget set), non-members k rows of the test set,
+//! k = min(removed, test rows, remaining rows), each a seeded sample. As a control, the
+//! unlearned model is also attacked with k retained training rows as members (the attack's
+//! power on rows the model still trains on).
+//!
+//! **Models.** Every strategy is audited: `original` (before the first request), `unlearned`
+//! (released after the last request) and `retrained` (the run's reference retrain: Algorithm 1
+//! on the remaining rows with a fresh b). Strategies with one weight vector per class model
+//! (newton, influence, projective, retrain) are attacked as linear models. SISA is attacked
+//! as the ensemble it predicts with ([`lethe_mia::EnsembleModel`], same aggregation; see
+//! `lethe_mia::target` for the decision values the attacks read), and additionally as
+//! `retrained_ensemble`: SISA trained from scratch on the remaining rows with fresh
+//! randomness (partition and b from a seed derived from the experiment seed), the exact
+//! distribution SISA's removal claims to match.
+//!
+//! **Attacks.** Threshold attacks read one statistic of the attacked model. LiRA and RMIA
+//! train reference models like the attacked model (single models, or ensembles of the same
+//! size and aggregation) on a *population* that holds no evaluated row: every training and
+//! test row outside the evaluation's members and non-members (optionally a seeded sample of
+//! `audit.population_size` of them). Online, the evaluated rows join the pool and each is IN
+//! exactly half of the reference models (`lethe_mia::reference`). One reference set is trained
+//! per evaluation, model class and reference configuration and shared by every model of that
+//! class (original, unlearned and retrained have the same λ, σ, loss and noise) and by LiRA and
+//! RMIA entries with the same settings; its descriptor (K, online, seed, pool, solver) is in
+//! each entry's `attack.reference`.
+//!
+//! **ε.** For every forget-set result the audit computes the empirical ε lower bound of
+//! [`lethe_mia::metrics::empirical_epsilon_from_scores`] (threshold chosen on a seeded half of
+//! the trials, Clopper–Pearson counts on the other half, joint confidence
+//! `audit.epsilon_confidence`, δ = `audit.epsilon_delta`) and puts next to it what the removal
+//! certifies about that model ([`Certification`]). Each evaluated row is one trial of the same
+//! model, so the bound follows the one-run auditing view (Steinke, Nasr and Jagielski,
+//! *Privacy Auditing with One (1) Training Run*, NeurIPS 2023): it compares TPR and FPR of a
+//! test whose positives are random training rows that were then removed and whose negatives
+//! are random rows never trained on. If the removal is (ε, δ)-close to retraining, under which
+//! both kinds of row are exchangeable, the expected rates satisfy TPR ≤ e^ε·FPR + δ. The
+//! comparison therefore needs a uniformly random forget set (`removal.order = random`, no
+//! explicit `indices`); otherwise `exceeds_certified` is left out. A bound above a certified ε
+//! is flagged: with a valid certificate it happens with probability at most
+//! 1 − `epsilon_confidence` per result.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use lethe_data::Dataset;
+use lethe_mia::attacks::ThresholdAttack;
+use lethe_mia::metrics::{
+    AttackMetrics, EvaluationOptions, ScoreEpsilon, empirical_epsilon_from_scores,
+    split_by_membership,
+};
+use lethe_mia::reference::{ReferenceConfig, ReferenceSet};
+use lethe_mia::{
+    Aggregation, AttackDescriptor, AttackOutput, EnsembleModel, MiaError, TargetModel,
+};
+use lethe_models::{LinearModel, LinearModelParams, OneVsRestModel, SolverReport};
+use lethe_removal::{DeletionOrder, RemovalStrategy, SisaAggregation, SisaStrategy};
+use nalgebra::{DMatrix, DVector};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::config::{AuditAttack, AuditConfig, ExperimentConfig, ReferenceAttack};
+use crate::data::Prepared;
+use crate::error::Result;
+
+/// Purpose constant mixed into the seed of the audit's samples.
+pub const AUDIT_SAMPLE_STREAM: u64 = 0x202 << 48;
+
+/// Purpose constant mixed into the seed of the SISA ensemble retrained for the audit.
+pub const AUDIT_SISA_RETRAIN_STREAM: u64 = 0x203 << 48;
+
+/// The seed of an audit purpose: `seed · 0x9E3779B97F4A7C15 ⊕ purpose` (wrapping; the
+/// multiplier is 2⁶⁴/φ, so nearby experiment seeds give far-apart derived seeds).
+pub fn derived_seed(seed: u64, purpose: u64) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ purpose
+}
+
+/// A model the audit attacks.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AuditModel {
+    /// One weight column per class model (d × K).
+    Linear(DMatrix<f64>),
+    /// An ensemble (SISA's shard models with active rows) and its aggregation.
+    Ensemble {
+        /// Each member's d × K weights.
+        members: Vec<DMatrix<f64>>,
+        /// How the members' decision values are combined.
+        aggregation: Aggregation,
+    },
+}
+
+impl AuditModel {
+    /// SISA's released ensemble: the final weights of every shard with active rows (the
+    /// shards its predictions use) and its aggregation.
+    pub fn sisa(s: &SisaStrategy) -> Self {
+        let active = s.active();
+        let members = (0..s.config().shards)
+            .filter(|&i| {
+                s.shard_rows(i)
+                    .is_some_and(|rows| rows.iter().any(|&r| active[r]))
+            })
+            .filter_map(|i| s.shard_weights(i).map(DMatrix::from_columns))
+            .collect();
+        AuditModel::Ensemble {
+            members,
+            aggregation: match s.config().aggregation {
+                SisaAggregation::Vote => Aggregation::Vote,
+                SisaAggregation::Average => Aggregation::Average,
+            },
+        }
+    }
+
+    /// Members per model and aggregation (`None` for a linear model): reference models are
+    /// shared between models with the same key.
+    fn class_key(&self) -> Option<(usize, Aggregation)> {
+        match self {
+            AuditModel::Linear(_) => None,
+            AuditModel::Ensemble {
+                members,
+                aggregation,
+            } => Some((members.len(), *aggregation)),
+        }
+    }
+}
+
+/// What a removal certifies about an attacked model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertificateKind {
+    /// (ε, δ)-certified removal (Guo et al. 2020, Definition 1): newton with σ > 0.
+    Certified,
+    /// Exact removal: distributed as retraining from scratch (ε = 0, δ = 0): sisa, retrain.
+    Exact,
+    /// A model retrained from scratch: the distribution removals are compared with (ε = 0).
+    Reference,
+    /// No guarantee: a heuristic strategy, or newton with σ = 0 (no noise, no certificate).
+    None,
+    /// The model before removal: the forget rows are members, nothing is certified.
+    NotARemoval,
+}
+
+/// The certified ε of an attacked model, next to which the empirical ε lower bound is put.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Certification {
+    /// What kind of guarantee.
+    pub kind: CertificateKind,
+    /// The certified ε (null without a certificate): for newton the ε of the final
+    /// accumulated residual β, `β·c(δ)/σ` (`summary.epsilon_spent_final`); 0 for exact removal
+    /// and for retrained models.
+    pub epsilon: Option<f64>,
+    /// The certified δ (null without a certificate).
+    pub delta: Option<f64>,
+    /// Why, in words.
+    pub note: String,
+}
+
+impl Certification {
+    /// A certification of `kind` with ε, δ and a note.
+    pub fn new(
+        kind: CertificateKind,
+        epsilon: Option<f64>,
+        delta: Option<f64>,
+        note: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind,
+            epsilon,
+            delta,
+            note: note.into(),
+        }
+    }
+}
+
+/// One model the audit attacks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditTarget {
+    /// `original`, `unlearned`, `retrained` or `retrained_ensemble`.
+    pub name: &'static str,
+    /// Its weights.
+    pub model: AuditModel,
+    /// What the removal certifies about it.
+    pub certification: Certification,
+    /// Whether it is also attacked with retained rows as members (the control).
+    pub control: bool,
+}
+
+/// One membership-inference result.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AuditEntry {
+    /// Which model was attacked: `original` (before removal), `unlearned` (released after the
+    /// last request), `retrained` (the reference retrain) or `retrained_ensemble` (SISA only:
+    /// SISA retrained from scratch with fresh randomness).
+    pub model: String,
+    /// `forget_vs_test` (members = removed rows) or `retained_vs_test` (members = remaining
+    /// training rows, a control that shows the attack's power).
+    pub members: String,
+    /// What the attack was: name, variant (online/offline, variance, scoring), statistic,
+    /// number of reference models, seeds, the reference models' training and, for ensembles,
+    /// the aggregation and the score read (`parameters.population`: the population's rows).
+    pub attack: AttackDescriptor,
+    /// Its metrics (AUC, TPR at low FPR, advantage, intervals, ROC).
+    pub metrics: AttackMetrics,
+    /// `forget_vs_test` only: the empirical ε lower bound with its confidence, δ, threshold
+    /// and the counts it was computed from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub empirical_epsilon: Option<ScoreEpsilon>,
+    /// `forget_vs_test` only: what the removal certifies about this model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<Certification>,
+    /// `forget_vs_test` with a certified ε and a random forget set only: whether the empirical
+    /// lower bound exceeds the certified ε (it should not, see the module docs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exceeds_certified: Option<bool>,
+}
+
+/// The membership-inference audit.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AuditRecord {
+    /// Members per evaluation (forget rows, sampled down to the test size if needed).
+    pub n_members: usize,
+    /// Non-members per evaluation (a seeded sample of the test set).
+    pub n_nonmembers: usize,
+    /// Every attack on every model.
+    pub results: Vec<AuditEntry>,
+    /// Why the audit was skipped, if it was.
+    pub skipped: Option<String>,
+    /// Joint confidence of the empirical ε lower bounds.
+    pub epsilon_confidence: Option<f64>,
+    /// The δ of the empirical ε lower bounds.
+    pub epsilon_delta: Option<f64>,
+    /// Whether empirical and certified ε are comparable (a uniformly random forget set).
+    pub epsilon_comparable: bool,
+    /// Forget-set results whose empirical ε lower bound exceeds the certified ε.
+    pub exceeds_certified: usize,
+    /// Rows of the reference models' population per evaluation (absent without LiRA/RMIA).
+    pub population: BTreeMap<String, usize>,
+    /// Reference sets trained (each shared by the models and attacks that match it).
+    pub reference_sets: usize,
+    /// Seconds spent training reference models.
+    pub reference_seconds: f64,
+}
+
+impl AuditRecord {
+    /// An audit that did not run, and why.
+    pub fn skipped(reason: impl Into<String>) -> Self {
+        Self {
+            n_members: 0,
+            n_nonmembers: 0,
+            results: Vec::new(),
+            skipped: Some(reason.into()),
+            epsilon_confidence: None,
+            epsilon_delta: None,
+            epsilon_comparable: false,
+            exceeds_certified: 0,
+            population: BTreeMap::new(),
+            reference_sets: 0,
+            reference_seconds: 0.0,
+        }
+    }
+}
+
+/// A seeded sample of `k` of `rows` (sorted), from `lethe_data::shuffle_indices` with a seed
+/// derived from the experiment seed and the purpose.
+fn sample(rows: &[usize], k: usize, seed: u64, purpose: u64) -> Vec<usize> {
+    let perm = lethe_data::shuffle_indices(
+        rows.len(),
+        derived_seed(seed, AUDIT_SAMPLE_STREAM + purpose),
+    );
+    let mut v: Vec<usize> = perm.into_iter().take(k).map(|i| rows[i]).collect();
+    v.sort_unstable();
+    v
+}
+
+/// One evaluation: k members then k non-members, and the population of its reference models.
+struct Evaluation {
+    name: &'static str,
+    rows: Dataset,
+    population: Option<Dataset>,
+}
+
+impl Evaluation {
+    /// Members are the training rows `members`, non-members the test rows `held_out`; the
+    /// population (when `with_population`) every other training and test row, or a seeded
+    /// sample of `cap` of them.
+    fn new(
+        name: &'static str,
+        data: &Prepared,
+        members: &[usize],
+        held_out: &[usize],
+        with_population: bool,
+        cap: Option<usize>,
+        seed: u64,
+    ) -> Result<Self> {
+        let rows = data
+            .train
+            .select(members)?
+            .stack(&data.test.select(held_out)?)?;
+        let population = if with_population {
+            let pool = data
+                .train
+                .without(members)?
+                .stack(&data.test.without(held_out)?)?;
+            Some(match cap {
+                Some(c) if c < pool.n_samples() => {
+                    let all: Vec<usize> = (0..pool.n_samples()).collect();
+                    pool.select(&sample(&all, c, seed, 4))?
+                }
+                _ => pool,
+            })
+        } else {
+            None
+        };
+        Ok(Self {
+            name,
+            rows,
+            population,
+        })
+    }
+}
+
+/// Builds the lethe-mia target of `model` and hands it to `eval`.
+fn with_target<R>(
+    model: &AuditModel,
+    classes: &[Option<f64>],
+    params: LinearModelParams,
+    eval: impl FnOnce(TargetModel<'_>) -> Result<R>,
+) -> Result<R> {
+    let class_ids: Vec<f64> = classes.iter().map(|c| c.unwrap_or(0.0)).collect();
+    match model {
+        AuditModel::Linear(w) => {
+            let report = SolverReport {
+                solver: "external".into(),
+                iterations: 0,
+                residual_norm: f64::NAN,
+                seconds: 0.0,
+                factorizations: 0,
+                cg_iterations: 0,
+            };
+            let models: Vec<LinearModel> = w
+                .column_iter()
+                .map(|col| LinearModel {
+                    weights: col.into_owned(),
+                    noise: DVector::zeros(w.nrows()),
+                    params,
+                    report: report.clone(),
+                })
+                .collect();
+            if models.len() == 1 {
+                eval(TargetModel::Binary(&models[0]))
+            } else {
+                let ovr = OneVsRestModel {
+                    classes: class_ids,
+                    models,
+                };
+                eval(TargetModel::OneVsRest(&ovr))
+            }
+        }
+        AuditModel::Ensemble {
+            members,
+            aggregation,
+        } => {
+            let binary = classes.len() == 1 && classes[0].is_none();
+            let ensemble = EnsembleModel::new(
+                members.clone(),
+                params,
+                (!binary).then_some(class_ids),
+                *aggregation,
+            )?;
+            eval(TargetModel::Ensemble(&ensemble))
+        }
+    }
+}
+
+/// A trained reference set and what it was trained for: the evaluation, the model class
+/// (members and aggregation of an ensemble; `None` for linear models) and the settings.
+struct CachedReference {
+    eval_index: usize,
+    class: Option<(usize, Aggregation)>,
+    config: ReferenceConfig,
+    set: ReferenceSet,
+}
+
+/// Reference sets trained so far, shared by every model and attack they match.
+#[derive(Default)]
+struct ReferenceCache {
+    sets: Vec<CachedReference>,
+    seconds: f64,
+}
+
+impl ReferenceCache {
+    /// The reference set of evaluation `eval_index` for models of `class`, trained on first
+    /// use (warm-started from `target`, which changes no minimiser).
+    fn get(
+        &mut self,
+        eval_index: usize,
+        class: Option<(usize, Aggregation)>,
+        config: &ReferenceConfig,
+        target: TargetModel<'_>,
+        evaluation: &Evaluation,
+    ) -> Result<&ReferenceSet> {
+        let found = self
+            .sets
+            .iter()
+            .position(|c| c.eval_index == eval_index && c.class == class && c.config == *config);
+        let i = match found {
+            Some(i) => i,
+            None => {
+                let population = evaluation.population.as_ref().ok_or(MiaError::Empty {
+                    what: "population of the reference models",
+                })?;
+                let t = Instant::now();
+                let set = ReferenceSet::train(target, &evaluation.rows, population, config)?;
+                self.seconds += t.elapsed().as_secs_f64();
+                self.sets.push(CachedReference {
+                    eval_index,
+                    class,
+                    config: *config,
+                    set,
+                });
+                self.sets.len() - 1
+            }
+        };
+        Ok(&self.sets[i].set)
+    }
+}
+
+/// Runs one configured attack on one target for one evaluation.
+#[allow(clippy::too_many_arguments)]
+fn run_attack(
+    attack: &AuditAttack,
+    seed: u64,
+    target: TargetModel<'_>,
+    class: Option<(usize, Aggregation)>,
+    eval_index: usize,
+    evaluation: &Evaluation,
+    cache: &mut ReferenceCache,
+) -> Result<AttackOutput> {
+    let reference_attack = match attack {
+        AuditAttack::Statistic(statistic) => {
+            return Ok(ThresholdAttack {
+                statistic: *statistic,
+            }
+            .run(target, &evaluation.rows)?);
+        }
+        AuditAttack::Reference(r) => r,
+    };
+    let config = match reference_attack {
+        ReferenceAttack::Lira(l) => {
+            let a = l.attack(seed);
+            a.check()?;
+            a.reference_config()
+        }
+        ReferenceAttack::Rmia(r) => {
+            let a = r.attack(seed);
+            a.check()?;
+            a.reference_config()
+        }
+    };
+    let reference = cache.get(eval_index, class, &config, target, evaluation)?;
+    let population = evaluation.population.as_ref().ok_or(MiaError::Empty {
+        what: "population of the reference models",
+    })?;
+    let mut output = match reference_attack {
+        ReferenceAttack::Lira(l) => {
+            l.attack(seed)
+                .score_with(target, &evaluation.rows, reference)?
+        }
+        ReferenceAttack::Rmia(r) => {
+            r.attack(seed)
+                .score_with(target, &evaluation.rows, population, reference)?
+        }
+    };
+    output.descriptor.parameters.insert(
+        "population".into(),
+        json!({
+            "rows": population.n_samples(),
+            "from": "training and test rows outside this evaluation's members and non-members",
+        }),
+    );
+    Ok(output)
+}
+
+/// Whether the forget set is a uniformly random sample of the training rows, which the
+/// comparison of empirical and certified ε needs.
+fn random_forget_set(cfg: &ExperimentConfig) -> bool {
+    cfg.removal.indices.is_none() && cfg.removal.order.0.order == DeletionOrder::Random
+}
+
+/// Runs the configured audit on `targets`.
+///
+/// # Errors
+/// Data errors while selecting rows; attack and metric errors ([`ExperimentError::Mia`]).
+pub fn run_audit(
+    cfg: &ExperimentConfig,
+    audit: &AuditConfig,
+    data: &Prepared,
+    classes: &[Option<f64>],
+    removed: &[usize],
+    remaining: &[usize],
+    targets: &[AuditTarget],
+) -> Result<AuditRecord> {
+    let params = crate::runner::certified_params(cfg).model;
+    let test_rows: Vec<usize> = (0..data.test.n_samples()).collect();
+    let k = removed.len().min(test_rows.len()).min(remaining.len());
+    if k == 0 {
+        return Ok(AuditRecord::skipped(
+            "no removed rows, test rows or remaining rows to compare",
+        ));
+    }
+    let needs_population = audit
+        .attacks
+        .iter()
+        .any(|a| matches!(a, AuditAttack::Reference(_)));
+    let held_out = sample(&test_rows, k, cfg.seed, 3);
+    let evaluations = [
+        Evaluation::new(
+            "forget_vs_test",
+            data,
+            &sample(removed, k, cfg.seed, 1),
+            &held_out,
+            needs_population,
+            audit.population_size,
+            cfg.seed,
+        )?,
+        Evaluation::new(
+            "retained_vs_test",
+            data,
+            &sample(remaining, k, cfg.seed, 2),
+            &held_out,
+            needs_population && targets.iter().any(|t| t.control),
+            audit.population_size,
+            cfg.seed,
+        )?,
+    ];
+    let is_member: Vec<bool> = (0..2 * k).map(|i| i < k).collect();
+    let options = EvaluationOptions {
+        bootstrap: audit.bootstrap.unwrap_or_default(),
+        max_roc_points: audit.roc_points,
+    };
+    let confidence = audit.epsilon_confidence;
+    let delta = audit.epsilon_delta.unwrap_or(cfg.certificate.delta);
+    let comparable = random_forget_set(cfg);
+    let mut cache = ReferenceCache::default();
+    let mut results = Vec::new();
+    for (eval_index, evaluation) in evaluations.iter().enumerate() {
+        let forget = eval_index == 0;
+        for target in targets.iter().filter(|t| forget || t.control) {
+            let class = target.model.class_key();
+            let entries = with_target(&target.model, classes, params, |t| {
+                let mut out = Vec::new();
+                for attack in &audit.attacks {
+                    let output = run_attack(
+                        attack, cfg.seed, t, class, eval_index, evaluation, &mut cache,
+                    )?;
+                    let mut metrics = output.evaluate(&is_member, &options)?;
+                    if options.max_roc_points == 0 {
+                        metrics.roc.clear();
+                    }
+                    let (empirical_epsilon, certificate, exceeds_certified) = if forget {
+                        let (m, n) = split_by_membership(&output.scores, &is_member)?;
+                        let eps =
+                            empirical_epsilon_from_scores(&m, &n, delta, confidence, cfg.seed)?;
+                        let exceeds = match target.certification.epsilon {
+                            Some(e) if comparable => Some(eps.bound.epsilon_lower_bound > e),
+                            _ => None,
+                        };
+                        (Some(eps), Some(target.certification.clone()), exceeds)
+                    } else {
+                        (None, None, None)
+                    };
+                    out.push(AuditEntry {
+                        model: target.name.into(),
+                        members: evaluation.name.into(),
+                        attack: output.descriptor,
+                        metrics,
+                        empirical_epsilon,
+                        certificate,
+                        exceeds_certified,
+                    });
+                }
+                Ok(out)
+            })?;
+            results.extend(entries);
+        }
+    }
+    let exceeds = results
+        .iter()
+        .filter(|e| e.exceeds_certified == Some(true))
+        .count();
+    Ok(AuditRecord {
+        n_members: k,
+        n_nonmembers: k,
+        results,
+        skipped: None,
+        epsilon_confidence: Some(confidence),
+        epsilon_delta: Some(delta),
+        epsilon_comparable: comparable,
+        exceeds_certified: exceeds,
+        population: evaluations
+            .iter()
+            .filter_map(|e| {
+                e.population
+                    .as_ref()
+                    .map(|p| (e.name.to_string(), p.n_samples()))
+            })
+            .collect(),
+        reference_sets: cache.sets.len(),
+        reference_seconds: cache.seconds,
+    })
+}

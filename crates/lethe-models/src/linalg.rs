@@ -348,6 +348,9 @@ fn blocked_gram(x: &DMatrix<f64>, plan: &GramPlan, sqrt_w: &[f64]) -> DMatrix<f6
     h
 }
 
+/// Below this dimension the triangular solves of [`Cholesky::solve_in_place`] run on one thread.
+const SOLVE_PARALLEL_MIN_DIM: usize = 4096;
+
 /// Below this many matrix entries the kernels run on one thread (thread start-up would dominate).
 const PARALLEL_MIN_ENTRIES: usize = 1 << 17;
 
@@ -449,7 +452,13 @@ impl Cholesky {
     /// Solves `H x = rhs` in place (`L y = rhs`, then `Lᵀ x = y`).
     pub fn solve_in_place(&self, rhs: &mut DVector<f64>) {
         let n = rhs.len();
-        let par = if n >= 512 { parallelism() } else { Par::Seq };
+        // Two triangular solves are memory-light: one thread is faster up to d = 1500 and as fast
+        // at d = 3000 (measured on the development machine: 0.18 vs 0.37 ms at d = 784).
+        let par = if n >= SOLVE_PARALLEL_MIN_DIM {
+            parallelism()
+        } else {
+            Par::Seq
+        };
         let mut r = MatMut::from_column_major_slice_mut(rhs.as_mut_slice(), n, 1);
         faer::linalg::triangular_solve::solve_lower_triangular_in_place(
             self.l.as_ref(),

@@ -195,7 +195,12 @@ fn evaluate(
     let ridge = input.lambda * input.n_remaining as f64;
     let (u, xcu, xg) = fused_pass(rows, v, with_gradient, |i, ui| {
         if remaining[i] {
-            (c[i] * ui, loss.derivative(z[i] + ui, y[i]))
+            let g = if with_gradient {
+                loss.derivative(z[i] + ui, y[i])
+            } else {
+                0.0
+            };
+            (c[i] * ui, g)
         } else {
             (0.0, 0.0)
         }

@@ -15,9 +15,12 @@
 //! - `removal/batch100_{cholesky,pcg}`: one request of 100 rows;
 //! - `removal/sequential1000_{pcg,stale}`: 1000 sequential single removals with full
 //!   certificates, Algorithm 2 (retraining when the budget would be exceeded) included;
+//!   `sequential1000_stale_refresh` refreshes the stale factor whenever a solve residual
+//!   exceeds the bound (`stale_refactor_ratio: 1`);
 //! - `removal/retrain`: training from scratch on the remaining rows (Algorithm 1) with the
-//!   default solver, the cost a removal saves — compare the medians as ratios measured in the
-//!   same run;
+//!   default solver (Newton-PCG), the cost a removal saves — compare the medians as ratios
+//!   measured in the same run; `removal/retrain_lbfgs`: the same with L-BFGS, the solver of
+//!   the paper's code;
 //! - `bounds/data_dependent`: the bound arithmetic alone, given a step (negligible by design).
 //!
 //! Every request removes the same row from a fresh clone of the model (the clone is set-up,
@@ -30,7 +33,7 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, SamplingMode, criterion_group, criterion_main};
 use lethe_benches::mnist_3v8;
 use lethe_data::Dataset;
-use lethe_models::LinearModelParams;
+use lethe_models::{LinearModelParams, SolverKind};
 use lethe_removal::{BudgetPolicy, CertifiedModel, CertifiedParams, StepSolver, bounds};
 
 const LAMBDA: f64 = 1e-3;
@@ -86,11 +89,16 @@ fn removal(c: &mut Criterion) {
             request(format!("batch100_{}", solver.name()), &model, &batch);
         }
     }
-    for solver in [StepSolver::Pcg, StepSolver::Stale] {
+    for (name, solver, refresh) in [
+        ("sequential1000_pcg", StepSolver::Pcg, None),
+        ("sequential1000_stale", StepSolver::Stale, None),
+        ("sequential1000_stale_refresh", StepSolver::Stale, Some(1.0)),
+    ] {
         let mut params = CertifiedParams::new(LinearModelParams::logistic(LAMBDA, SIGMA));
         params.solver = solver;
+        params.fast_path.stale_refactor_ratio = refresh;
         let fresh = CertifiedModel::train(params, train().clone(), SEED).expect("training");
-        g.bench_function(format!("sequential1000_{}", solver.name()), |b| {
+        g.bench_function(name, |b| {
             b.iter_batched(
                 || fresh.clone(),
                 |mut m| {
@@ -106,23 +114,28 @@ fn removal(c: &mut Criterion) {
     let mut active = model.active().to_vec();
     active[1] = false;
     let class = &model.class_models()[0];
-    g.bench_function("retrain", |b| {
-        b.iter(|| {
-            black_box(
-                model
-                    .params()
-                    .model
-                    .fit_parts(
-                        train().features(),
-                        &class.labels,
-                        Some(&active),
-                        class.noise.clone(),
-                        None,
-                    )
-                    .expect("retraining"),
-            )
-        })
-    });
+    for (name, kind) in [
+        ("retrain", SolverKind::NewtonPcg),
+        ("retrain_lbfgs", SolverKind::Lbfgs),
+    ] {
+        let mut params = model.params().model;
+        params.solver.kind = kind;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                black_box(
+                    params
+                        .fit_parts(
+                            train().features(),
+                            &class.labels,
+                            Some(&active),
+                            class.noise.clone(),
+                            None,
+                        )
+                        .expect("retraining"),
+                )
+            })
+        });
+    }
     g.finish();
 
     let mut g = c.benchmark_group("bounds");

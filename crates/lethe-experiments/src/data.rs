@@ -110,7 +110,7 @@ impl DataContext {
         };
         let Some(root) = &self.data_dir else {
             return Err(ExperimentError::DataNotFound {
-                what: format!("no data directory for the {name} files"),
+                what: format!("the {name} files (no data directory given)"),
                 tried: Vec::new(),
                 hint: Some(format!(
                     "pass --data-dir DIR or set {DATA_ENV}=DIR, with the four official \

@@ -10,7 +10,8 @@
 //!   one fused pass over X each), preconditioned by the Cholesky factor of an earlier Hessian;
 //!   the factor is downdated for removed rows (O(md²)) and rebuilt when CG needs too many
 //!   iterations;
-//! - `stale` (beyond the paper): v = A⁻¹Δ with the preconditioner A alone, no CG.
+//! - `stale` (beyond the paper): v = A⁻¹Δ with the preconditioner A alone, no CG (the factor
+//!   is kept until a retrain, unless [`FastPathOptions::stale_refactor_ratio`] is set).
 //!
 //! Whatever the solver, the certificate adds the solve residual ‖Hv − Δ‖, computed exactly
 //! from one Hessian-vector product on the final v: ∇L_b(w + v; D′) = XᵀDXv + (Hv − Δ) (see
@@ -22,6 +23,7 @@
 use lethe_models::linalg::{Cholesky, GramPlan, RowMajor, fused_pass, weighted_gram_planned};
 use lethe_models::{Loss, LossKind};
 use nalgebra::{DMatrix, DVector};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::bounds::{
@@ -67,9 +69,17 @@ pub struct FastPathOptions {
     pub absolute_tolerance: f64,
     /// CG iterations allowed per request.
     pub max_cg_iterations: usize,
-    /// Rebuild the preconditioner (at the next request) after a request that needed more CG
-    /// iterations than this (`pcg`), or whose solve residual exceeded its bound (`stale`).
+    /// `pcg`: rebuild the preconditioner (at the next request) after a request that needed
+    /// more CG iterations than this.
     pub refactor_after: usize,
+    /// `stale`: rebuild the factor (at the next request) after a request whose solve residual
+    /// exceeded this multiple of the chosen bound. `None` (the default): never — the factor
+    /// is only rebuilt after a retrain or a failed downdate, and the growing solve residual
+    /// is paid from the budget. Measured on synthetic Gaussian data (n = 10⁴, d = 784), a
+    /// ratio of 1 refactors at nearly every request, which makes `stale` slower than `pcg`;
+    /// on MNIST 3-vs-8 it refactors rarely (see `experiments/fast-path-tradeoffs.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_refactor_ratio: Option<f64>,
 }
 
 impl Default for FastPathOptions {
@@ -79,6 +89,7 @@ impl Default for FastPathOptions {
             absolute_tolerance: 1e-12,
             max_cg_iterations: 50,
             refactor_after: 6,
+            stale_refactor_ratio: None,
         }
     }
 }
@@ -245,7 +256,10 @@ pub(crate) fn newton_step(input: &StepInput<'_>, cache: &StepCache) -> Result<St
         let g = loss.derivative(z[j], y[j]);
         delta.axpy(g, &x.row(j).transpose(), 1.0);
     }
+    // Element-wise, so the parallel map is deterministic; on both cores it also keeps the
+    // rayon workers awake for the passes that follow.
     let c: Vec<f64> = (0..z.len())
+        .into_par_iter()
         .map(|i| {
             if remaining[i] {
                 loss.second_derivative(z[i], y[i])
@@ -347,9 +361,11 @@ pub(crate) fn newton_step(input: &StepInput<'_>, cache: &StepCache) -> Result<St
             } else if solver == StepSolver::Pcg && input.exact_residual {
                 // v₀ was accurate enough: one more pass for the exact residual's gradient.
                 ev = evaluate(input, &z, &c, &v, true);
-            } else if solver == StepSolver::Stale {
-                mark_stale =
-                    residual(&ev) > chosen_bound(&ev.u, v.norm()).max(options.absolute_tolerance);
+            } else if solver == StepSolver::Stale
+                && let Some(ratio) = options.stale_refactor_ratio
+            {
+                mark_stale = residual(&ev)
+                    > (ratio * chosen_bound(&ev.u, v.norm())).max(options.absolute_tolerance);
             }
             new_factor = built.map(|f| (f, c.clone()));
             (v, ev)

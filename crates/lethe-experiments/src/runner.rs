@@ -52,7 +52,8 @@ pub struct Provenance {
     pub lethe_version: String,
     /// `git rev-parse HEAD` in the working directory at run time, or `"unknown"`.
     pub git_commit: String,
-    /// Whether `git status --porcelain` showed changes (`None` when unknown).
+    /// Whether `git status --porcelain` showed changes outside the output directory (`None`
+    /// when unknown).
     pub git_dirty: Option<bool>,
     /// The commit the binary was built from (`"unknown"` outside a checkout).
     pub build_commit: String,
@@ -94,8 +95,21 @@ impl Host {
 impl Provenance {
     /// Looks up the git commit of the current directory.
     pub fn detect() -> Self {
+        Self::detect_with_outputs(None)
+    }
+
+    /// Like [`Provenance::detect`], but changes inside `outputs` (the result directory, whose
+    /// committed files a re-run regenerates) do not make the tree count as dirty.
+    pub fn detect_with_outputs(outputs: Option<&std::path::Path>) -> Self {
+        Self::detect_in(std::path::Path::new("."), outputs)
+    }
+
+    /// [`Provenance::detect_with_outputs`] for the git work tree that holds `dir`.
+    pub fn detect_in(dir: &std::path::Path, outputs: Option<&std::path::Path>) -> Self {
         let git = |args: &[&str]| {
             std::process::Command::new("git")
+                .arg("-C")
+                .arg(dir)
                 .args(args)
                 .output()
                 .ok()
@@ -103,9 +117,19 @@ impl Provenance {
                 .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         };
         let commit = git(&["rev-parse", "HEAD"]).filter(|s| !s.is_empty());
+        // Whole work tree (`:/`), minus the outputs if they lie inside it.
+        let exclude = outputs
+            .and_then(|o| std::fs::canonicalize(o).ok())
+            .map(|o| format!(":(exclude){}", o.display()));
         let dirty = commit
             .as_ref()
-            .and_then(|_| git(&["status", "--porcelain", "--untracked-files=no"]))
+            .and_then(|_| {
+                let mut args = vec!["status", "--porcelain", "--untracked-files=no", "--", ":/"];
+                if let Some(e) = &exclude {
+                    args.push(e);
+                }
+                git(&args).or_else(|| git(&["status", "--porcelain", "--untracked-files=no"]))
+            })
             .map(|s| !s.is_empty());
         Self {
             lethe_version: env!("CARGO_PKG_VERSION").to_string(),

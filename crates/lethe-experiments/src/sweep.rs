@@ -372,7 +372,7 @@ pub fn run_experiment(config_path: &Path, opts: &RunOptions) -> Result<RunSummar
     let points = resolve_points(&loaded)?;
     let name = loaded.base.name.clone();
     let ctx = DataContext::new(opts.data_dir.clone(), loaded.dir.clone());
-    let provenance = Provenance::detect();
+    let provenance = Provenance::detect_with_outputs(Some(&opts.out_dir));
     if opts.jobs == 0 {
         return Err(ExperimentError::Usage("--jobs must be at least 1".into()));
     }

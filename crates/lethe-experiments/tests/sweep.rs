@@ -238,3 +238,47 @@ fn parallel_jobs_give_the_same_results_as_one() {
         }
     }
 }
+
+/// Regenerating committed results must not mark the provenance as dirty, but any other change
+/// must.
+#[test]
+fn provenance_ignores_changes_in_the_output_directory() {
+    let dir = TempDir::new("provenance");
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(dir.path())
+            .args([
+                "-c",
+                "user.name=lethe",
+                "-c",
+                "user.email=lethe@example.org",
+            ])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "git {args:?}");
+    };
+    if Command::new("git").arg("--version").output().is_err() {
+        eprintln!("git not installed; skipping");
+        return;
+    }
+    git(&["init", "-q"]);
+    std::fs::create_dir_all(dir.join("results")).unwrap();
+    std::fs::write(dir.join("results/r.json"), "{}").unwrap();
+    std::fs::write(dir.join("code.rs"), "fn main() {}").unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "init"]);
+    let detect = |outputs: Option<&std::path::Path>| {
+        lethe_experiments::runner::Provenance::detect_in(dir.path(), outputs).git_dirty
+    };
+    assert_eq!(detect(Some(&dir.join("results"))), Some(false));
+    std::fs::write(dir.join("results/r.json"), "{\"new\": 1}").unwrap();
+    assert_eq!(detect(Some(&dir.join("results"))), Some(false));
+    assert_eq!(detect(None), Some(true));
+    std::fs::write(dir.join("code.rs"), "fn main() { }").unwrap();
+    assert_eq!(detect(Some(&dir.join("results"))), Some(true));
+}

@@ -6,7 +6,11 @@
 //!
 //! - `training/{newton_pcg,newton,lbfgs}`: Algorithm 1 of Guo et al. (2020) from w = 0 to
 //!   ‖∇L_b‖ ≤ 1e-8 (sum scale), logistic loss, λ = 1e-3, σ = 10, seed 0;
-//! - `kernels/hessian`: the dense Hessian Xᵀ diag(ℓ″) X + λnI at w* (`Objective::hessian`);
+//! - `kernels/hessian`: the dense Hessian Xᵀ diag(ℓ″) X + λnI at w* (`Objective::hessian`,
+//!   which plans the product: blocked and sparsity-aware on MNIST, see `linalg::GramPlan`);
+//!   `kernels/hessian_planned` the same with the plan made once (as the removal path keeps it)
+//!   and `kernels/hessian_dense` the same product as one dense SYRK (`GramPlan::dense`), for
+//!   the ratio;
 //! - `kernels/cholesky`: its Cholesky factorisation (`linalg::Cholesky::factor`, d = 784);
 //! - `kernels/spectral_norm_upper_bound`: the rigorous ‖X‖₂ bound of the certificate.
 //!
@@ -22,7 +26,7 @@ use std::time::Duration;
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use lethe_benches::mnist_3v8;
 use lethe_data::Dataset;
-use lethe_models::linalg::{Cholesky, spectral_norm_upper_bound};
+use lethe_models::linalg::{Cholesky, GramPlan, spectral_norm_upper_bound, weighted_gram_planned};
 use lethe_models::{LinearModelParams, LossKind, Objective, SolverKind};
 use nalgebra::DVector;
 
@@ -98,6 +102,19 @@ fn kernels(c: &mut Criterion) {
     group.bench_function("hessian", |bench| {
         bench.iter(|| objective.hessian(black_box(w)).expect("Hessian"))
     });
+    let curvatures = objective.curvatures(&objective.margins(w));
+    let ridge = LAMBDA * data.n_samples() as f64;
+    for (name, plan) in [
+        ("hessian_planned", GramPlan::new(data.features())),
+        ("hessian_dense", GramPlan::dense(data.features())),
+    ] {
+        group.bench_function(name, |bench| {
+            bench.iter(|| {
+                weighted_gram_planned(data.features(), &plan, black_box(&curvatures), ridge)
+                    .expect("Hessian")
+            })
+        });
+    }
     group.bench_function("cholesky", |bench| {
         bench.iter(|| Cholesky::factor(black_box(&hessian)).expect("SPD"))
     });

@@ -61,13 +61,13 @@ proptest! {
         let mut tight = CertifiedModel::train(params(LossKind::Logistic, lambda, StepSolver::Pcg, true), data.clone(), seed).unwrap();
         let mut loose = CertifiedModel::train(params(LossKind::Logistic, lambda, StepSolver::Pcg, false), data.clone(), seed).unwrap();
         let mut stale = CertifiedModel::train(params(LossKind::Logistic, lambda, StepSolver::Stale, false), data.clone(), seed).unwrap();
-        let mut refreshing = params(LossKind::Logistic, lambda, StepSolver::Stale, false);
-        refreshing.fast_path.stale_refactor_ratio = Some(1.0);
-        let mut refreshing = CertifiedModel::train(refreshing, data, seed).unwrap();
+        let mut keeping = params(LossKind::Logistic, lambda, StepSolver::Stale, false);
+        keeping.fast_path.stale_refactor_ratio = None;
+        let mut keeping = CertifiedModel::train(keeping, data, seed).unwrap();
         for req in requests(n, seed) {
             let ce = exact.remove(&req).unwrap();
             let ct = tight.remove(&req).unwrap();
-            for c in [&ce, &ct, &loose.remove(&req).unwrap(), &stale.remove(&req).unwrap(), &refreshing.remove(&req).unwrap()] {
+            for c in [&ce, &ct, &loose.remove(&req).unwrap(), &stale.remove(&req).unwrap(), &keeping.remove(&req).unwrap()] {
                 let exact_res = c.step_residual_norm.unwrap();
                 prop_assert!(exact_res <= c.beta + 1e-10, "{}: exact {exact_res} > β {}", c.solver, c.beta);
                 prop_assert!(exact_res <= c.beta_before + c.certificate_bound + 1e-10);

@@ -134,7 +134,7 @@ impl GramPlan {
                 let offsets: Vec<f64> = min
                     .iter()
                     .zip(&count)
-                    .map(|(&m, &c)| if 2 * c > d { m } else { 0.0 })
+                    .map(|(&m, &c)| background_from(m, c, d))
                     .collect();
                 let cols = (0..d)
                     .filter(|&k| {
@@ -542,6 +542,13 @@ pub fn row_background(row: impl Iterator<Item = f64> + Clone) -> f64 {
     let (equal, len) = row.fold((0usize, 0usize), |(e, l), v| {
         (e + usize::from(v == min), l + 1)
     });
+    background_from(min, equal, len)
+}
+
+/// The rule of [`row_background`] (shared with [`GramPlan::new`], which finds a block's minima
+/// and counts column by column): the row minimum `min` when `equal` of the row's `len`
+/// entries, more than half, equal it; else 0.
+fn background_from(min: f64, equal: usize, len: usize) -> f64 {
     if 2 * equal > len { min } else { 0.0 }
 }
 

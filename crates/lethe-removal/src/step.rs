@@ -14,9 +14,11 @@
 //!   is refreshed after a request whose solve residual exceeded the bound, or kept until a
 //!   retrain: [`FastPathOptions::stale_refactor_ratio`]).
 //!
-//! Whatever the solver, the certificate adds the solve residual ‖Hv − Δ‖, computed exactly
-//! from one Hessian-vector product on the final v: ∇L_b(w + v; D′) = XᵀDXv + (Hv − Δ) (see
-//! [`crate::bounds`]), so an inexact v costs budget, never soundness.
+//! Whatever the solver, the certificate adds the solve residual ‖Hv − Δ‖, computed from direct
+//! Hessian-vector products — one on the final v, or, for `pcg` without the exact-residual
+//! diagnostic, Hv = Hv₀ + Σ α_k Hp_k from the products its CG iterations made (never the CG
+//! recurrence's estimate): ∇L_b(w + v; D′) = XᵀDXv + (Hv − Δ) (see [`crate::bounds`]), so an
+//! inexact v costs budget, never soundness.
 //!
 //! The final fused pass over X computes u = Xv (bounds), Xᵀ(ℓ″ ∘ u) (Hv) and, optionally,
 //! Xᵀℓ′(z + u) (the exact residual, since the margins at w + v are z + u) in one read of X.
@@ -162,7 +164,7 @@ pub struct StepReport {
     pub bound_gamma_n_v2: f64,
     /// 4γm²C²/(λ²(n − m)).
     pub bound_worst_case: f64,
-    /// ‖Hv − Δ‖ from one exact Hessian-vector product on the final v.
+    /// ‖Hv − Δ‖ from direct Hessian-vector products (see the module docs).
     pub solve_residual: f64,
     /// ‖∇L_b(w⁻; D′)‖ including bᵀw, if computed.
     pub exact_residual: Option<f64>,

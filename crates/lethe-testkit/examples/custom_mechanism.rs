@@ -113,13 +113,12 @@ impl RemovalStrategy for RidgeDowndate {
         }
         (self.gram, self.xty, self.n_active, self.weights) = (gram, xty, n, weights);
         self.requests += 1;
-        Ok(RemovalOutcome {
-            request: self.requests,
-            indices: indices.to_vec(),
-            seconds: start.elapsed().as_secs_f64(),
-            retrained: false,
-            certificate: None,
-        })
+        Ok(RemovalOutcome::uncertified(
+            self.requests,
+            indices,
+            start,
+            false,
+        ))
     }
 
     fn active(&self) -> &[bool] {

@@ -177,13 +177,12 @@ impl RemovalStrategy for FixtureStrategy {
         self.n_active = remaining.iter().filter(|a| **a).count();
         self.active = remaining;
         self.requests += 1;
-        Ok(RemovalOutcome {
-            request: self.requests,
-            indices: indices.to_vec(),
-            seconds: start.elapsed().as_secs_f64(),
-            retrained: false,
-            certificate: None,
-        })
+        Ok(RemovalOutcome::uncertified(
+            self.requests,
+            indices,
+            start,
+            false,
+        ))
     }
 
     fn active(&self) -> &[bool] {

@@ -22,29 +22,16 @@ use lethe_testkit::{
 use nalgebra::DMatrix;
 use proptest::prelude::*;
 
-/// DESIGN §1's fixture rows (unit norm), with ±1 or real labels.
+/// DESIGN §1's fixture ([`lethe_data::synthetic::design_fixture`]), with its ±1 labels or
+/// the real labels of its squared-loss case.
 fn fixture_data(real: bool) -> Arc<Dataset> {
-    let raw = [
-        [1.0, 2.0],
-        [2.0, -1.0],
-        [-1.0, -1.5],
-        [0.5, 0.5],
-        [-2.0, 1.0],
-        [1.5, -0.5],
-    ];
-    let rows: Vec<Vec<f64>> = raw
-        .iter()
-        .map(|r: &[f64; 2]| {
-            let n = (r[0] * r[0] + r[1] * r[1]).sqrt();
-            vec![r[0] / n, r[1] / n]
-        })
-        .collect();
-    let y = if real {
-        vec![0.5, 1.0, -0.3, 0.2, -1.0, 0.7]
+    let data = lethe_data::synthetic::design_fixture();
+    if real {
+        let y = nalgebra::DVector::from_vec(vec![0.5, 1.0, -0.3, 0.2, -1.0, 0.7]);
+        Arc::new(data.with_labels(y).unwrap())
     } else {
-        vec![1.0, 1.0, -1.0, 1.0, -1.0, -1.0]
-    };
-    Arc::new(Dataset::from_rows(&rows, y).unwrap())
+        Arc::new(data)
+    }
 }
 
 fn params(loss: LossKind) -> LinearModelParams {

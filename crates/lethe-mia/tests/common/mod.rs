@@ -11,15 +11,7 @@ pub fn digits_parts(sizes: &[usize], seed: u64) -> Vec<Dataset> {
     let digits = bundled::digits().unwrap();
     let ds = preprocess::binary_subset(&digits, 3.0, 8.0).unwrap();
     let ds = preprocess::normalize_rows(&ds, RowNormalization::UnitNorm).unwrap();
-    let perm = preprocess::shuffle_indices(ds.n_samples(), seed);
-    let mut out = Vec::new();
-    let mut start = 0;
-    for &s in sizes {
-        out.push(ds.select(&perm[start..start + s]).unwrap());
-        start += s;
-    }
-    out.push(ds.select(&perm[start..]).unwrap());
-    out
+    shuffled_parts(&ds, sizes, seed)
 }
 
 /// Rows of `a` followed by rows of `b`.
@@ -62,6 +54,11 @@ pub fn synthetic_parts(sizes: &[usize], seed: u64) -> Vec<Dataset> {
 pub fn digits10_parts(sizes: &[usize], seed: u64) -> Vec<Dataset> {
     let digits = bundled::digits().unwrap();
     let ds = preprocess::normalize_rows(&digits, RowNormalization::UnitNorm).unwrap();
+    shuffled_parts(&ds, sizes, seed)
+}
+
+/// `ds` shuffled with `seed` and cut into parts of `sizes` (the rest last).
+fn shuffled_parts(ds: &Dataset, sizes: &[usize], seed: u64) -> Vec<Dataset> {
     let perm = preprocess::shuffle_indices(ds.n_samples(), seed);
     let mut out = Vec::new();
     let mut start = 0;

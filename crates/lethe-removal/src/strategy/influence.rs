@@ -124,13 +124,21 @@ impl FrozenHessianModel {
         delta
     }
 
-    /// Marks `indices` removed (after validation and a successful update).
-    pub fn commit(&mut self, indices: &[usize]) {
+    /// Installs the updated `weights` and marks `indices` removed (after validation and a
+    /// successful update); the outcome of a request that started at `start`.
+    pub fn commit(
+        &mut self,
+        weights: Vec<DVector<f64>>,
+        indices: &[usize],
+        start: Instant,
+    ) -> RemovalOutcome {
+        self.weights = weights;
         for &i in indices {
             self.active[i] = false;
         }
         self.n_active -= indices.len();
         self.requests += 1;
+        RemovalOutcome::uncertified(self.requests, indices, start, false)
     }
 
     pub fn weight_matrix(&self) -> DMatrix<f64> {
@@ -201,15 +209,7 @@ impl RemovalStrategy for InfluenceStrategy {
                 &self.inner.weights[k] + self.inner.factors[k].solve(&delta)
             })
             .collect();
-        self.inner.weights = new;
-        self.inner.commit(indices);
-        Ok(RemovalOutcome {
-            request: self.inner.requests,
-            indices: indices.to_vec(),
-            seconds: start.elapsed().as_secs_f64(),
-            retrained: false,
-            certificate: None,
-        })
+        Ok(self.inner.commit(new, indices, start))
     }
 
     fn active(&self) -> &[bool] {

@@ -176,6 +176,25 @@ pub struct RemovalOutcome {
     pub certificate: Option<Certificate>,
 }
 
+impl RemovalOutcome {
+    /// The outcome of request number `request` (1-based) for `indices`, which started at
+    /// `start`, from a strategy that issues no certificate.
+    pub fn uncertified(
+        request: usize,
+        indices: &[usize],
+        start: std::time::Instant,
+        retrained: bool,
+    ) -> Self {
+        Self {
+            request,
+            indices: indices.to_vec(),
+            seconds: start.elapsed().as_secs_f64(),
+            retrained,
+            certificate: None,
+        }
+    }
+}
+
 /// A way to remove training rows from a trained model.
 ///
 /// Implementations own their training data and which rows remain; a request that fails

@@ -123,15 +123,7 @@ impl RemovalStrategy for ProjectiveStrategy {
         let new = (0..self.inner.classes.len())
             .map(|k| self.update(k, indices))
             .collect::<Result<Vec<_>>>()?;
-        self.inner.weights = new;
-        self.inner.commit(indices);
-        Ok(RemovalOutcome {
-            request: self.inner.requests,
-            indices: indices.to_vec(),
-            seconds: start.elapsed().as_secs_f64(),
-            retrained: false,
-            certificate: None,
-        })
+        Ok(self.inner.commit(new, indices, start))
     }
 
     fn active(&self) -> &[bool] {

@@ -125,13 +125,12 @@ impl RemovalStrategy for RetrainStrategy {
         }
         self.n_active -= indices.len();
         self.requests += 1;
-        Ok(RemovalOutcome {
-            request: self.requests,
-            indices: indices.to_vec(),
-            seconds: start.elapsed().as_secs_f64(),
-            retrained: true,
-            certificate: None,
-        })
+        Ok(RemovalOutcome::uncertified(
+            self.requests,
+            indices,
+            start,
+            true,
+        ))
     }
 
     fn active(&self) -> &[bool] {

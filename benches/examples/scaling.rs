@@ -7,7 +7,8 @@
 //! Hessian, is reported separately) and with the `stale` solver on the same factor (no CG: one
 //! pass over X per request, a larger solve residual in the certificate; the factor is kept, not
 //! refreshed: `stale_refactor_ratio: null`). Requests carry the certificate (bounds and solve residual) without the
-//! exact-residual diagnostic. Writes `results/scaling.json` (schema `lethe.scaling/1`)
+//! exact-residual diagnostic. Writes `results/scaling.json` (schema `lethe.scaling/2`: the
+//! git commit and host as in the runner's results, and each point's 1-minute load average)
 //! and `results/scaling.md`, a table generated from that JSON.
 //!
 //! ```text
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use lethe_data::synthetic::{SyntheticOptions, logistic_planted};
+use lethe_experiments::runner::{Provenance, load_average};
 use lethe_models::{LinearModelParams, SolverKind};
 use lethe_removal::{BudgetPolicy, CertifiedModel, CertifiedParams, StepSolver};
 use serde::{Deserialize, Serialize};
@@ -38,12 +40,16 @@ struct Point {
     cg_iterations_mean: f64,
     stale_removal_seconds_median: f64,
     stale_speedup: f64,
+    /// The host's 1-minute load average when the point finished: above the thread count,
+    /// other processes competed for the CPU during the timings.
+    load_average_1m: Option<f64>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct Output {
     schema: String,
     lethe_version: String,
+    provenance: Provenance,
     lambda: f64,
     sigma: f64,
     seed: u64,
@@ -138,6 +144,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 cg_iterations_mean: cg as f64 / requests as f64,
                 stale_removal_seconds_median: stale_removal,
                 stale_speedup: retrain_seconds / stale_removal,
+                load_average_1m: load_average(),
             };
             eprintln!(
                 "n={n:>6} d={d:>4}: train {:.3}s, retrain {:.3}s, first removal {:.3}s, removal median {:.4}s (pcg, {:.0}x) {:.4}s (stale, {:.0}x)",
@@ -153,8 +160,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let out = Output {
-        schema: "lethe.scaling/1".into(),
+        schema: "lethe.scaling/2".into(),
         lethe_version: env!("CARGO_PKG_VERSION").into(),
+        provenance: Provenance::detect_with_outputs(Some(std::path::Path::new(&out_dir))),
         lambda,
         sigma,
         seed,
@@ -181,14 +189,24 @@ fn table(out: &Output) -> String {
          Synthetic unit-norm logistic data, λ = {}, σ = {}, seed {}, {} threads; `pcg` removal \
          with its reused preconditioner and `stale` removal on the same factor (medians over \
          the timed requests; certificates without the exact-residual diagnostic); retrain = \
-         the faster of Newton-PCG and L-BFGS to ‖∇L_b‖ ≤ 1e-8; speed-up = retrain / removal.\n\n\
-         | n | d | train (s) | retrain (s) | first removal (s) | pcg removal (s) | pcg speed-up | CG iters/request | stale removal (s) | stale speed-up |\n\
-         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-        out.lambda, out.sigma, out.seed, out.threads
+         the faster of Newton-PCG and L-BFGS to ‖∇L_b‖ ≤ 1e-8; speed-up = retrain / removal; \
+         load = the host's 1-minute load average after the point. Commit {}{}, {}.\n\n\
+         | n | d | train (s) | retrain (s) | first removal (s) | pcg removal (s) | pcg speed-up | CG iters/request | stale removal (s) | stale speed-up | load |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        out.lambda,
+        out.sigma,
+        out.seed,
+        out.threads,
+        out.provenance.git_commit,
+        match out.provenance.git_dirty {
+            Some(true) => " (with uncommitted changes)",
+            _ => "",
+        },
+        out.provenance.host.cpu,
     );
     for p in &out.points {
         s += &format!(
-            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.5} | {:.0}× | {:.1} | {:.5} | {:.0}× |\n",
+            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.5} | {:.0}× | {:.1} | {:.5} | {:.0}× | {} |\n",
             p.n,
             p.d,
             p.train_seconds,
@@ -198,7 +216,9 @@ fn table(out: &Output) -> String {
             p.speedup,
             p.cg_iterations_mean,
             p.stale_removal_seconds_median,
-            p.stale_speedup
+            p.stale_speedup,
+            p.load_average_1m
+                .map_or_else(|| "–".to_string(), |l| format!("{l:.2}")),
         );
     }
     s

@@ -28,8 +28,18 @@ pub const SOURCE_SYNTHETIC: &str =
     "synthetic logistic_planted, 11982 + 1984 rows x 784, unit-norm rows, seed 0 (MNIST not found)";
 
 /// `$LETHE_DATA/mnist`, if `LETHE_DATA` is set and that directory exists.
+///
+/// A relative `LETHE_DATA` is taken from the workspace root (where `cargo bench` is normally
+/// typed), not from the current directory: cargo runs benchmarks in the package directory
+/// (`benches/`), so `LETHE_DATA=../shared/data` would otherwise silently miss.
 pub fn mnist_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(std::env::var_os("LETHE_DATA")?).join("mnist");
+    let data = PathBuf::from(std::env::var_os("LETHE_DATA")?);
+    let data = if data.is_relative() {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(data)
+    } else {
+        data
+    };
+    let dir = data.join("mnist");
     dir.is_dir().then_some(dir)
 }
 

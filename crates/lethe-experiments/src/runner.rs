@@ -363,8 +363,8 @@ pub struct RunRecord {
     pub load_average_1m: Option<f64>,
 }
 
-/// The 1-minute load average (Linux), if readable.
-fn load_average() -> Option<f64> {
+/// The host's 1-minute load average (Linux `/proc/loadavg`), if readable.
+pub fn load_average() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg")
         .ok()?
         .split_whitespace()

@@ -25,6 +25,8 @@
 
 use lethe_models::linalg::{Cholesky, GramPlan, RowMajor, fused_pass, weighted_gram_planned};
 use lethe_models::{Loss, LossKind};
+use std::borrow::Cow;
+
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -196,7 +198,7 @@ struct Evaluated {
 fn evaluate(
     input: &StepInput<'_>,
     z: &DVector<f64>,
-    c: &[f64],
+    c: Option<&[f64]>,
     v: &DVector<f64>,
     with_gradient: bool,
 ) -> Evaluated {
@@ -215,7 +217,11 @@ fn evaluate(
             } else {
                 0.0
             };
-            (c[i] * ui, g)
+            let ci = match c {
+                Some(c) => c[i],
+                None => loss.second_derivative(z[i], y[i]),
+            };
+            (ci * ui, g)
         } else {
             (0.0, 0.0)
         }
@@ -260,18 +266,36 @@ pub(crate) fn newton_step(input: &StepInput<'_>, cache: &StepCache) -> Result<St
         let g = loss.derivative(z[j], y[j]);
         delta.axpy(g, &x.row(j).transpose(), 1.0);
     }
-    // Element-wise, so the parallel map is deterministic; on both cores it also keeps the
-    // rayon workers awake for the passes that follow.
-    let c: Vec<f64> = (0..z.len())
-        .into_par_iter()
-        .map(|i| {
-            if remaining[i] {
-                loss.second_derivative(z[i], y[i])
-            } else {
-                0.0
-            }
-        })
-        .collect();
+    // The curvatures c_i = ℓ″(z_i, y_i) of the remaining rows. Element-wise, so the parallel
+    // map is deterministic; on both cores it also keeps the rayon workers awake for the passes
+    // that follow.
+    let curvatures = || -> Vec<f64> {
+        (0..z.len())
+            .into_par_iter()
+            .map(|i| {
+                if remaining[i] {
+                    loss.second_derivative(z[i], y[i])
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    };
+    // With a usable cached factor (fast solvers), v₀ = A⁻¹Δ does not need the curvatures.
+    // `pcg` then computes them on one thread while the other solves; `stale` makes a single
+    // pass over X and computes each c_i inside it, where it is needed (the same values, one
+    // parallel region fewer per request).
+    let reuse_factor = solver != StepSolver::Cholesky && !cache.stale;
+    let (c, v_cached) = match &cache.factor {
+        Some(factor) if reuse_factor && solver == StepSolver::Stale => {
+            (None, Some(factor.solve_single_threaded(&delta)))
+        }
+        Some(factor) if reuse_factor => {
+            let (v, c) = rayon::join(|| factor.solve_single_threaded(&delta), curvatures);
+            (Some(c), Some(v))
+        }
+        _ => (Some(curvatures()), None),
+    };
 
     let chosen_bound = |u: &DVector<f64>, v_norm: f64| -> f64 {
         let (xv, l4) = masked_norms(u.as_slice(), remaining);
@@ -281,16 +305,24 @@ pub(crate) fn newton_step(input: &StepInput<'_>, cache: &StepCache) -> Result<St
         }
     };
 
+    // The curvatures as a slice, computed now if the step had not needed them yet.
+    let c_slice = || -> Cow<'_, [f64]> {
+        match &c {
+            Some(c) => Cow::Borrowed(c.as_slice()),
+            None => Cow::Owned(curvatures()),
+        }
+    };
     let mut new_factor = None;
     let mut factored = false;
     let mut cg_iterations = 0;
     let mut mark_stale = false;
     let (v, ev) = match solver {
         StepSolver::Cholesky => {
+            let c = c_slice();
             let h = weighted_gram_planned(x, input.gram_plan, &c, ridge)?;
             factored = true;
             let v = Cholesky::factor(&h)?.solve(&delta);
-            let ev = evaluate(input, &z, &c, &v, input.exact_residual);
+            let ev = evaluate(input, &z, Some(&c), &v, input.exact_residual);
             (v, ev)
         }
         StepSolver::Pcg | StepSolver::Stale => {
@@ -301,7 +333,7 @@ pub(crate) fn newton_step(input: &StepInput<'_>, cache: &StepCache) -> Result<St
                     Some(Cholesky::factor(&weighted_gram_planned(
                         x,
                         input.gram_plan,
-                        &c,
+                        &c_slice(),
                         ridge,
                     )?)?)
                 }
@@ -309,11 +341,14 @@ pub(crate) fn newton_step(input: &StepInput<'_>, cache: &StepCache) -> Result<St
             let Some(factor) = built.as_ref().or(cache.factor.as_ref()) else {
                 unreachable!("a factor was either cached or just built")
             };
-            let mut v = factor.solve(&delta);
+            let mut v = match v_cached {
+                Some(v) => v,
+                None => factor.solve(&delta),
+            };
             // With CG likely to follow, the first pass skips the gradient (the final pass
             // computes it at the final v).
             let first_with_gradient = input.exact_residual && solver == StepSolver::Stale;
-            let mut ev = evaluate(input, &z, &c, &v, first_with_gradient);
+            let mut ev = evaluate(input, &z, c.as_deref(), &v, first_with_gradient);
             let residual = |ev: &Evaluated| (&delta - &ev.hv).norm();
             let tol = |ev: &Evaluated, v: &DVector<f64>| {
                 (options.solve_ratio * chosen_bound(&ev.u, v.norm()))
@@ -324,6 +359,7 @@ pub(crate) fn newton_step(input: &StepInput<'_>, cache: &StepCache) -> Result<St
                 // one fused pass for p (Xp and Hp), and Xv = Xv₀ + Σ α_k Xp_k and
                 // Hv = Hv₀ + Σ α_k Hp_k are assembled from those direct products, so the
                 // residual Δ − Hv tested (and certified) is not the CG recurrence's estimate.
+                let c = c_slice();
                 let mut r = &delta - &ev.hv;
                 let mut zr = factor.solve(&r);
                 let mut rz = r.dot(&zr);
@@ -359,19 +395,19 @@ pub(crate) fn newton_step(input: &StepInput<'_>, cache: &StepCache) -> Result<St
                 if input.exact_residual {
                     // The diagnostic needs Xᵀℓ′(z + Xv): one more pass, which also re-evaluates
                     // Xv and Hv directly at the final v.
-                    ev = evaluate(input, &z, &c, &v, true);
+                    ev = evaluate(input, &z, Some(&c), &v, true);
                 }
                 mark_stale = cg_iterations > options.refactor_after;
             } else if solver == StepSolver::Pcg && input.exact_residual {
                 // v₀ was accurate enough: one more pass for the exact residual's gradient.
-                ev = evaluate(input, &z, &c, &v, true);
+                ev = evaluate(input, &z, c.as_deref(), &v, true);
             } else if solver == StepSolver::Stale
                 && let Some(ratio) = options.stale_refactor_ratio
             {
                 mark_stale = residual(&ev)
                     > (ratio * chosen_bound(&ev.u, v.norm())).max(options.absolute_tolerance);
             }
-            new_factor = built.map(|f| (f, c.clone()));
+            new_factor = built.map(|f| (f, c_slice().into_owned()));
             (v, ev)
         }
     };

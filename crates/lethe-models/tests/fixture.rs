@@ -49,3 +49,19 @@ fn squared_loss_matches_closed_form() {
     let obj = Objective::new(&data, LossKind::Squared, 0.1, None).unwrap();
     assert_eq!(obj.n_active(), 6);
 }
+
+#[test]
+fn equal_runs_compare_equal_whatever_they_took() {
+    let data = fixture();
+    let params = LinearModelParams::logistic(0.1, 0.0);
+    let a = params.fit_with_noise(&data, b()).unwrap();
+    let mut c = params.fit_with_noise(&data, b()).unwrap();
+    c.report.seconds = a.report.seconds + 1.0;
+    assert_eq!(a, c, "the training time is not part of the model");
+    let mut other = c.clone();
+    other.weights[0] += 1e-15;
+    assert_ne!(a, other);
+    let mut other = c.clone();
+    other.report.iterations += 1;
+    assert_ne!(a, other);
+}

@@ -206,7 +206,10 @@ pub struct Certificate {
     /// Whether the released model is (ε, δ)-certified: noise σ > 0, every row ‖x‖ ≤ 1, a convex
     /// loss, and β ≤ budget. (Squared loss: the step is exact; β stays r₀.)
     pub certified: bool,
-    /// Whether the step is exact (γ = 0: squared loss).
+    /// Whether the Newton step has no Taylor remainder (γ = 0: squared loss), so the
+    /// data-dependent and tight bounds are 0. The linear solve is exact only on the `cholesky`
+    /// path; on `pcg` and `stale` its residual ‖Hv − Δ‖ is in `solve_residual` (and in the
+    /// certificate) whatever the loss.
     pub exact_step: bool,
     /// Seconds for the whole request (step, bounds, retraining if any).
     pub seconds: f64,

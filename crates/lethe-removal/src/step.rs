@@ -23,10 +23,10 @@
 //! The final fused pass over X computes u = Xv (bounds), Xᵀ(ℓ″ ∘ u) (Hv) and, optionally,
 //! Xᵀℓ′(z + u) (the exact residual, since the margins at w + v are z + u) in one read of X.
 
-use lethe_models::linalg::{Cholesky, GramPlan, RowMajor, fused_pass, weighted_gram_planned};
-use lethe_models::{Loss, LossKind};
 use std::borrow::Cow;
 
+use lethe_models::linalg::{Cholesky, GramPlan, RowMajor, fused_pass, weighted_gram_planned};
+use lethe_models::{Loss, LossKind};
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};

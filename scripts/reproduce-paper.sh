@@ -15,5 +15,5 @@ for c in quickstart paper-fig1-accuracy paper-fig1-budget paper-fig2-residuals p
   ./target/release/lethe run "experiments/$c.json" --data-dir "$data" --quiet --force
   echo "$c: $(( $(date +%s) - start )) s (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 done
-# every lethe.result/1 file; results/scaling.json is the scaling example's own format
-./target/release/lethe report $(ls results/*.json | grep -v '/scaling\.json$')
+# every lethe.result/1 file; scaling.json and removal-ratio.json are the bench examples' own formats
+./target/release/lethe report $(ls results/*.json | grep -v -e '/scaling\.json$' -e '/removal-ratio\.json$')

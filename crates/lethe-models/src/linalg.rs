@@ -714,11 +714,7 @@ pub fn fused_pass(
         RowStorage::Dense(_) => &[],
     };
     let k = core_cols.len();
-    let v_ext: Vec<f64> = vs
-        .iter()
-        .copied()
-        .chain(core_cols.iter().map(|&c| vs[c as usize]))
-        .collect();
+    let v_ext = with_core_entries(vs, core_cols);
     let mut u = DVector::<f64>::zeros(n);
     let parts: Vec<(Vec<f64>, Vec<f64>)> = {
         use rayon::prelude::*;
@@ -755,6 +751,7 @@ pub fn fused_pass(
                             SparseRows {
                                 offsets: &offsets[range.clone()],
                                 core: &core_vals[range.start * k..range.end * k],
+                                core_width: k,
                                 starts: &starts[range.start..=range.end],
                                 cols,
                                 vals,
@@ -767,25 +764,15 @@ pub fn fused_pass(
                             with_q.then_some(&mut acc_q[..]),
                         );
                         // The background's share 𝟙·Σ_i p_i o_i (and q), then the core
-                        // columns' sums into their columns (which the sparse entries never
-                        // touch).
-                        let finish = |acc: &mut [f64], s: f64| {
-                            let (main, core) = acc.split_at_mut(d);
-                            for a in main.iter_mut() {
+                        // columns' sums into their columns.
+                        for (acc, s) in [(&mut acc_p, sp), (&mut acc_q, sq)] {
+                            for a in acc.iter_mut().take(d) {
                                 *a += s;
                             }
-                            for (&c, a) in core_cols.iter().zip(core.iter()) {
-                                main[c as usize] += a;
-                            }
-                        };
-                        finish(&mut acc_p, sp);
-                        if with_q {
-                            finish(&mut acc_q, sq);
+                            fold_core_sums(acc, core_cols);
                         }
                     }
                 }
-                acc_p.truncate(d);
-                acc_q.truncate(if with_q { d } else { 0 });
                 (acc_p, acc_q)
             })
             .collect()
@@ -803,15 +790,40 @@ pub fn fused_pass(
     (u, xp, xq)
 }
 
+/// `v` followed by its core entries `v[core_cols[k]]`: the vector the sparse kernels take.
+fn with_core_entries(v: &[f64], core_cols: &[u32]) -> Vec<f64> {
+    v.iter()
+        .copied()
+        .chain(core_cols.iter().map(|&c| v[c as usize]))
+        .collect()
+}
+
+/// Adds the core columns' sums, kept after the d ordinary entries of an accumulator of length
+/// `d + K`, into their columns (which no sparse entry touches), leaving length d. An empty
+/// accumulator (no q) stays empty.
+fn fold_core_sums(acc: &mut Vec<f64>, core_cols: &[u32]) {
+    if acc.is_empty() {
+        return;
+    }
+    let d = acc.len() - core_cols.len();
+    let (main, core) = acc.split_at_mut(d);
+    for (&c, &a) in core_cols.iter().zip(core.iter()) {
+        main[c as usize] += a;
+    }
+    acc.truncate(d);
+}
+
 /// A contiguous range of background + sparse rows.
 ///
-/// The kernels take `v` extended by its core entries (`v[core_cols[k]]` at `d + k`) and
-/// accumulators of the same length `d + K`: the core columns' sums go to `d..d + K`, the
-/// other columns' to their own entries.
+/// The kernels take `v` extended by its core entries ([`with_core_entries`]) and accumulators
+/// of the same length `d + K`: the core columns' sums go to `d..d + K` ([`fold_core_sums`]),
+/// the other columns' to their own entries.
 struct SparseRows<'a> {
     offsets: &'a [f64],
-    /// The rows' core entries, `offsets.len() × K` row-major.
+    /// The rows' core entries, `offsets.len() × core_width` row-major.
     core: &'a [f64],
+    /// K, the number of core columns.
+    core_width: usize,
     /// `offsets.len() + 1` entries, indexing `cols`/`vals` globally.
     starts: &'a [usize],
     cols: &'a [u32],
@@ -891,11 +903,7 @@ unsafe fn sparse_rows_loop<K: RowKernels>(
     acc_p: &mut [f64],
     acc_q: Option<&mut [f64]>,
 ) -> (f64, f64) {
-    let k = if rows.offsets.is_empty() {
-        0
-    } else {
-        rows.core.len() / rows.offsets.len()
-    };
+    let k = rows.core_width;
     let d = v.len() - k;
     let v_core = &v[d..];
     let mut sp = 0.0;
@@ -1391,6 +1399,7 @@ mod tests {
         let rows = || SparseRows {
             offsets,
             core: core_vals,
+            core_width: core_cols.len(),
             starts,
             cols,
             vals,
@@ -1398,11 +1407,7 @@ mod tests {
         let k = core_cols.len();
         let v: Vec<f64> = (0..d).map(|i| (i as f64 * 0.37).sin()).collect();
         let v_sum: f64 = v.iter().sum();
-        let v_ext: Vec<f64> = v
-            .iter()
-            .copied()
-            .chain(core_cols.iter().map(|&c| v[c as usize]))
-            .collect();
+        let v_ext = with_core_entries(&v, core_cols);
         // Some rows with p = 0 or q = 0 (skipped accumulations).
         let f = |i: usize, ui: f64| {
             let p = if i.is_multiple_of(5) {
@@ -1435,13 +1440,8 @@ mod tests {
                 &mut acc_p,
                 Some(&mut acc_q),
             );
-            // The core columns' sums into their columns (as `fused_pass` does).
-            for acc in [&mut acc_p, &mut acc_q] {
-                for (j, &c) in core_cols.iter().enumerate() {
-                    acc[c as usize] += acc[d + j];
-                }
-                acc.truncate(d);
-            }
+            fold_core_sums(&mut acc_p, core_cols);
+            fold_core_sums(&mut acc_q, core_cols);
             (u, acc_p, acc_q, sums)
         };
         let (u, acc_p, acc_q, (sp, sq)) = run(false);

@@ -34,14 +34,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, SamplingMode, criterion_group, criterion_main};
-use lethe_benches::mnist_3v8;
+use lethe_benches::{LAMBDA, SEED, SIGMA, mnist_3v8};
 use lethe_data::Dataset;
 use lethe_models::{LinearModelParams, SolverKind};
-use lethe_removal::{BudgetPolicy, CertifiedModel, CertifiedParams, StepSolver, bounds};
-
-const LAMBDA: f64 = 1e-3;
-const SIGMA: f64 = 10.0;
-const SEED: u64 = 0;
+use lethe_removal::{CertifiedModel, CertifiedParams, StepSolver, bounds};
 
 fn train() -> &'static Arc<Dataset> {
     static DATA: OnceLock<Arc<Dataset>> = OnceLock::new();
@@ -54,13 +50,7 @@ fn train() -> &'static Arc<Dataset> {
 
 /// A trained model that has served one request (row 0), per solver.
 fn warm_model(solver: StepSolver, exact_residual: bool) -> CertifiedModel {
-    let mut params = CertifiedParams::new(LinearModelParams::logistic(LAMBDA, SIGMA));
-    params.solver = solver;
-    params.exact_residual = exact_residual;
-    params.budget_policy = BudgetPolicy::Never;
-    let mut m = CertifiedModel::train(params, train().clone(), SEED).expect("training");
-    m.remove(&[0]).expect("first removal");
-    m
+    lethe_benches::warm_model(train(), solver, exact_residual).expect("training")
 }
 
 fn removal(c: &mut Criterion) {

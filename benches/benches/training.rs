@@ -24,15 +24,12 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
-use lethe_benches::mnist_3v8;
+use lethe_benches::{LAMBDA, SEED, SIGMA, mnist_3v8};
 use lethe_data::Dataset;
 use lethe_models::linalg::{Cholesky, GramPlan, spectral_norm_upper_bound, weighted_gram_planned};
 use lethe_models::{LinearModelParams, LossKind, Objective, SolverKind};
 use nalgebra::DVector;
 
-const LAMBDA: f64 = 1e-3;
-const SIGMA: f64 = 10.0;
-const SEED: u64 = 0;
 const TOLERANCE: f64 = 1e-8;
 
 /// The training set, loaded once for both groups.

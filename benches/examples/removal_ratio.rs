@@ -29,16 +29,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use lethe_benches::mnist_3v8;
-use lethe_data::Dataset;
+use lethe_benches::{LAMBDA, SEED, SIGMA, mnist_3v8, warm_model};
 use lethe_experiments::runner::{Provenance, load_average};
-use lethe_models::{LinearModelParams, SolverKind};
-use lethe_removal::{BudgetPolicy, CertifiedModel, CertifiedParams, StepSolver};
+use lethe_models::SolverKind;
+use lethe_removal::StepSolver;
 use serde::{Deserialize, Serialize};
 
-const LAMBDA: f64 = 1e-3;
-const SIGMA: f64 = 10.0;
-const SEED: u64 = 0;
 /// Certified single removals of the paper's method per round (each one factors the Hessian).
 const CHOLESKY_REQUESTS: usize = 2;
 
@@ -139,20 +135,6 @@ fn flag<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> Result
     }
 }
 
-/// A trained model that has served one request (row 0).
-fn warm_model(
-    data: &Arc<Dataset>,
-    case: Case,
-) -> Result<CertifiedModel, lethe_removal::RemovalError> {
-    let mut params = CertifiedParams::new(LinearModelParams::logistic(LAMBDA, SIGMA));
-    params.solver = case.solver;
-    params.exact_residual = case.exact_residual;
-    params.budget_policy = BudgetPolicy::Never;
-    let mut m = CertifiedModel::train(params, data.clone(), SEED)?;
-    m.remove(&[0])?;
-    Ok(m)
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let rounds: usize = flag(&args, "--rounds", 30)?;
@@ -165,7 +147,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = Arc::new(train);
     let models = CASES
         .iter()
-        .map(|&case| warm_model(&data, case))
+        .map(|case| warm_model(&data, case.solver, case.exact_residual))
         .collect::<Result<Vec<_>, _>>()?;
     // The retrains fit the rows a removal of row 1 leaves, with the model's b.
     let reference = &models[0];

@@ -8,11 +8,42 @@
 //! although iteration counts (and so training times) differ from MNIST's.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use lethe_data::{
     DataError, Dataset, MnistSplit, RowNormalization, SyntheticOptions, binary_subset,
     load_mnist_classes, logistic_planted, normalize_rows, scale_pixels,
 };
+use lethe_models::LinearModelParams;
+use lethe_removal::{BudgetPolicy, CertifiedModel, CertifiedParams, RemovalError, StepSolver};
+
+/// λ of the benchmarks (the paper's MNIST setting).
+pub const LAMBDA: f64 = 1e-3;
+/// σ of the benchmarks (the paper's MNIST setting).
+pub const SIGMA: f64 = 10.0;
+/// The seed of every benchmark model.
+pub const SEED: u64 = 0;
+
+/// A certified logistic model on `data` (λ = [`LAMBDA`], σ = [`SIGMA`], seed [`SEED`], no
+/// retraining: `BudgetPolicy::Never`) with the given removal solver, that has already served
+/// one request (row 0), so the fast solvers hold their reused factor, as in a running
+/// service.
+///
+/// # Errors
+/// Training or the first removal failing.
+pub fn warm_model(
+    data: &Arc<Dataset>,
+    solver: StepSolver,
+    exact_residual: bool,
+) -> Result<CertifiedModel, RemovalError> {
+    let mut params = CertifiedParams::new(LinearModelParams::logistic(LAMBDA, SIGMA));
+    params.solver = solver;
+    params.exact_residual = exact_residual;
+    params.budget_policy = BudgetPolicy::Never;
+    let mut m = CertifiedModel::train(params, data.clone(), SEED)?;
+    m.remove(&[0])?;
+    Ok(m)
+}
 
 /// Rows of the MNIST 3-vs-8 training set (6131 threes + 5851 eights).
 pub const MNIST_3V8_TRAIN: usize = 11_982;

@@ -756,12 +756,14 @@ pub fn fused_pass(
                                 cols,
                                 vals,
                             },
-                            &v_ext,
-                            v_sum,
-                            u_part,
+                            PassBuffers {
+                                v: &v_ext,
+                                v_sum,
+                                u: u_part,
+                                acc_p: &mut acc_p,
+                                acc_q: with_q.then_some(&mut acc_q[..]),
+                            },
                             |r, ui| f(start + r, ui),
-                            &mut acc_p,
-                            with_q.then_some(&mut acc_q[..]),
                         );
                         // The background's share 𝟙·Σ_i p_i o_i (and q), then the core
                         // columns' sums into their columns.
@@ -844,26 +846,37 @@ struct SparseRows<'a> {
 /// bit-identical results.
 fn sparse_rows_pass(
     rows: SparseRows<'_>,
-    v: &[f64],
-    v_sum: f64,
-    u: &mut [f64],
+    io: PassBuffers<'_>,
     f: impl Fn(usize, f64) -> (f64, f64),
-    acc_p: &mut [f64],
-    acc_q: Option<&mut [f64]>,
 ) -> (f64, f64) {
-    assert_eq!(acc_p.len(), v.len(), "sparse pass: accumulator length");
-    if let Some(q) = &acc_q {
-        assert_eq!(q.len(), v.len(), "sparse pass: accumulator length");
+    assert_eq!(
+        io.acc_p.len(),
+        io.v.len(),
+        "sparse pass: accumulator length"
+    );
+    if let Some(q) = &io.acc_q {
+        assert_eq!(q.len(), io.v.len(), "sparse pass: accumulator length");
     }
     #[cfg(target_arch = "x86_64")]
-    if v.len() <= i32::MAX as usize && std::arch::is_x86_feature_detected!("avx512f") {
+    if io.v.len() <= i32::MAX as usize && std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: AVX-512F is available (checked at run time), and every column index of a
         // `RowMajor` is below its d (`from_matrix` builds them from positions in rows of length
         // d and nothing else writes them), which equals `v.len()`, `acc_p.len()` and
         // `acc_q.len()` (asserted above and in `fused_pass`) and fits an i32 (checked above).
-        return unsafe { avx512::sparse_rows_pass(rows, v, v_sum, u, f, acc_p, acc_q) };
+        return unsafe { avx512::sparse_rows_pass(rows, io, f) };
     }
-    sparse_rows_pass_portable(rows, v, v_sum, u, f, acc_p, acc_q)
+    sparse_rows_pass_portable(rows, io, f)
+}
+
+/// The vector a sparse pass multiplies and the buffers it fills: `v` (extended by its core
+/// entries, [`with_core_entries`]), `v_sum = Σ_j v_j` over the d ordinary entries, the row
+/// products `u`, and the accumulators of length `v.len()` for `Xᵀp` and (optionally) `Xᵀq`.
+struct PassBuffers<'a> {
+    v: &'a [f64],
+    v_sum: f64,
+    u: &'a mut [f64],
+    acc_p: &'a mut [f64],
+    acc_q: Option<&'a mut [f64]>,
 }
 
 /// The two per-row kernels of [`sparse_rows_pass`], one implementation per instruction set.
@@ -896,13 +909,16 @@ fn reduce8(a: &[f64; 8]) -> f64 {
 #[inline(always)]
 unsafe fn sparse_rows_loop<K: RowKernels>(
     rows: SparseRows<'_>,
-    v: &[f64],
-    v_sum: f64,
-    u: &mut [f64],
+    io: PassBuffers<'_>,
     f: impl Fn(usize, f64) -> (f64, f64),
-    acc_p: &mut [f64],
-    acc_q: Option<&mut [f64]>,
 ) -> (f64, f64) {
+    let PassBuffers {
+        v,
+        v_sum,
+        u,
+        acc_p,
+        acc_q,
+    } = io;
     let k = rows.core_width;
     let d = v.len() - k;
     let v_core = &v[d..];
@@ -968,15 +984,11 @@ impl RowKernels for PortableKernels {
 #[multiversion::multiversion(targets("x86_64+avx2"))]
 fn sparse_rows_pass_portable(
     rows: SparseRows<'_>,
-    v: &[f64],
-    v_sum: f64,
-    u: &mut [f64],
+    io: PassBuffers<'_>,
     f: impl Fn(usize, f64) -> (f64, f64),
-    acc_p: &mut [f64],
-    acc_q: Option<&mut [f64]>,
 ) -> (f64, f64) {
     // SAFETY: the portable kernels index with bounds checks and need no instruction set.
-    unsafe { sparse_rows_loop::<PortableKernels>(rows, v, v_sum, u, f, acc_p, acc_q) }
+    unsafe { sparse_rows_loop::<PortableKernels>(rows, io, f) }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -986,7 +998,7 @@ mod avx512 {
         _mm512_loadu_pd, _mm512_mul_pd, _mm512_set1_pd, _mm512_setzero_pd, _mm512_storeu_pd,
     };
 
-    use super::{RowKernels, SparseRows, reduce8, sparse_rows_loop};
+    use super::{PassBuffers, RowKernels, SparseRows, reduce8, sparse_rows_loop};
 
     /// 8-lane gathers and scatters.
     struct Avx512Kernels;
@@ -1045,15 +1057,11 @@ mod avx512 {
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn sparse_rows_pass(
         rows: SparseRows<'_>,
-        v: &[f64],
-        v_sum: f64,
-        u: &mut [f64],
+        io: PassBuffers<'_>,
         f: impl Fn(usize, f64) -> (f64, f64),
-        acc_p: &mut [f64],
-        acc_q: Option<&mut [f64]>,
     ) -> (f64, f64) {
         // SAFETY: the caller's guarantee is the kernels'.
-        unsafe { sparse_rows_loop::<Avx512Kernels>(rows, v, v_sum, u, f, acc_p, acc_q) }
+        unsafe { sparse_rows_loop::<Avx512Kernels>(rows, io, f) }
     }
 }
 
@@ -1431,15 +1439,14 @@ mod tests {
             } else {
                 sparse_rows_pass
             };
-            let sums = pass(
-                rows(),
-                &v_ext,
+            let io = PassBuffers {
+                v: &v_ext,
                 v_sum,
-                &mut u,
-                f,
-                &mut acc_p,
-                Some(&mut acc_q),
-            );
+                u: &mut u,
+                acc_p: &mut acc_p,
+                acc_q: Some(&mut acc_q),
+            };
+            let sums = pass(rows(), io, f);
             fold_core_sums(&mut acc_p, core_cols);
             fold_core_sums(&mut acc_q, core_cols);
             (u, acc_p, acc_q, sums)

@@ -10,7 +10,7 @@ if [ -z "$data" ]; then
   exit 2
 fi
 cargo build --release -p lethe-experiments
-for c in quickstart paper-fig1-accuracy paper-fig1-budget paper-fig2-residuals paper-table1-timing fast-path-tradeoffs audit-musk; do
+for c in quickstart paper-fig1-accuracy paper-fig1-budget paper-fig2-residuals paper-table1-timing fast-path-tradeoffs accounting-mnist audit-musk; do
   start=$(date +%s)
   ./target/release/lethe run "experiments/$c.json" --data-dir "$data" --quiet --force
   echo "$c: $(( $(date +%s) - start )) s (load average $(cut -d' ' -f1-3 /proc/loadavg))"

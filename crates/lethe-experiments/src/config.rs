@@ -21,7 +21,7 @@ use lethe_mia::attacks::{Lira, LiraScoring, Rmia, VarianceMode};
 use lethe_mia::metrics::BootstrapOptions;
 use lethe_mia::reference::ReferenceTraining;
 use lethe_mia::scores::Statistic;
-use lethe_models::{LossKind, NoiseKind, SolverKind, SolverOptions};
+use lethe_models::{Accounting, LossKind, NoiseKind, SolverKind, SolverOptions};
 use lethe_removal::{
     BoundKind, BudgetPolicy, DeletionOrder, FastPathOptions, OrderSpec, SpectralNormMode,
     StepSolver, StrategySpec,
@@ -274,9 +274,13 @@ pub struct CertificateConfig {
     /// ε > 0 (default 1).
     #[serde(default = "default_epsilon")]
     pub epsilon: f64,
-    /// δ ∈ (0, 1) (default 1e-4; unused by the `gamma_norm` noise).
+    /// δ ∈ (0, 1) (default 1e-4; unused by the `gamma_norm` noise, which is pure ε).
     #[serde(default = "default_delta")]
     pub delta: f64,
+    /// `analytic` (default: the exact Gaussian privacy profile) or `paper` (σε/c; refused at an
+    /// ε where it is not valid).
+    #[serde(default)]
+    pub accounting: Accounting,
 }
 
 impl Default for CertificateConfig {
@@ -284,6 +288,7 @@ impl Default for CertificateConfig {
         Self {
             epsilon: default_epsilon(),
             delta: default_delta(),
+            accounting: Accounting::default(),
         }
     }
 }
@@ -342,7 +347,14 @@ impl<'de> Deserialize<'de> for StrategyConfig {
 pub struct OrderConfig(pub OrderSpec);
 
 /// Fields of `lethe_removal::OrderSpec`, for unknown-field checks.
-const ORDER_FIELDS: &[&str] = &["order", "target_class", "informed_by", "scores", "rate"];
+const ORDER_FIELDS: &[&str] = &[
+    "order",
+    "target_class",
+    "informed_by",
+    "informed_model",
+    "scores",
+    "rate",
+];
 
 impl OrderConfig {
     /// Parses a name or an object.
@@ -815,6 +827,7 @@ const MODEL_SOLVER: &[Field] = &[
 const CERTIFICATE: &[Field] = &[
     opt("epsilon", Kind::Leaf(check_epsilon)),
     opt("delta", Kind::Leaf(check_delta)),
+    opt("accounting", Kind::Leaf(de::<Accounting>)),
 ];
 
 const REMOVAL: &[Field] = &[
@@ -1903,6 +1916,34 @@ pub fn cross_check(v: &Value) -> Vec<ConfigIssue> {
             "$.compare",
             "comparing strategies needs removals (removal.requests > 0)",
         ));
+    }
+    let gaussian = s(v, "model.noise").unwrap_or("gaussian") == "gaussian";
+    if gaussian && s(v, "certificate.accounting") == Some("paper") {
+        let epsilon = crate::json::get(v, "certificate.epsilon")
+            .and_then(Value::as_f64)
+            .unwrap_or_else(default_epsilon);
+        let delta = crate::json::get(v, "certificate.delta")
+            .and_then(Value::as_f64)
+            .unwrap_or_else(default_delta);
+        if epsilon > 0.0
+            && delta > 0.0
+            && delta < 1.0
+            && !lethe_models::accounting::paper_is_valid(epsilon, delta)
+        {
+            out.push(ConfigIssue::new(
+                "$.certificate.epsilon",
+                format!(
+                    "accounting `paper` (σε/c) is not a valid (ε, δ) statement at ε = {epsilon}, \
+                     δ = {delta}: the exact Gaussian profile gives δ = {:.3e} (it holds up to \
+                     ε ≈ {:.2} at this δ); use `\"accounting\": \"analytic\"` or a smaller ε",
+                    lethe_models::accounting::gaussian_delta(
+                        epsilon,
+                        epsilon / lethe_models::gaussian_c(delta)
+                    ),
+                    lethe_models::accounting::paper_validity_limit(delta)
+                ),
+            ));
+        }
     }
     if has(v, "model.noise_vector") {
         let strategy = crate::json::get(v, "removal.strategy");

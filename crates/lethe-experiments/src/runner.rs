@@ -10,8 +10,8 @@ use lethe_data::Dataset;
 use lethe_models::{LinearModelParams, Stream};
 use lethe_removal::{
     BudgetPolicy, CertifiedModel, CertifiedParams, Comparison, Guarantee, RemovalStrategy,
-    SisaConfig, SisaStrategy, StrategySpec, batches, build_strategy, compare_strategies,
-    decision_accuracy, deletion_sequence, label_sets,
+    ScoringModel, SisaConfig, SisaStrategy, StrategySpec, batches, build_strategy,
+    compare_strategies, decision_accuracy, deletion_sequence, label_sets,
 };
 use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
@@ -27,6 +27,9 @@ use crate::error::{ExperimentError, Result};
 
 /// `Stream::Other` id of the reference retrain's noise (class k adds k).
 pub const REFERENCE_RETRAIN_STREAM: u64 = 0x201 << 48;
+/// `Stream::Other` id of the noise of an informed order's `independent` scoring model (class k
+/// adds k).
+pub const ORDER_SCORING_STREAM: u64 = 0x204 << 48;
 pub use crate::audit::{AUDIT_SAMPLE_STREAM, AuditEntry, AuditRecord};
 
 /// What a running point reports, for progress display. Implementations must be cheap.
@@ -185,7 +188,7 @@ pub struct RemovalRecord {
     pub residual_norm: Option<f64>,
     /// Accumulated residual β after the request.
     pub beta: Option<f64>,
-    /// The budget σε/c.
+    /// The residual budget (σ·r*(ε, δ) under analytic accounting, σε/c under the paper's).
     pub budget: Option<f64>,
     /// Whether the model was retrained from scratch.
     pub retrained: bool,
@@ -205,8 +208,11 @@ pub struct RemovalRecord {
     pub step_residual_norm: Option<f64>,
     /// β before the request.
     pub beta_before: Option<f64>,
-    /// The ε that β corresponds to: β·c/σ.
+    /// The smallest ε that β certifies under `certificate.accounting` (null without a valid
+    /// statement: no certificate, or the paper's formula β·c/σ beyond where it is valid).
     pub epsilon_spent: Option<f64>,
+    /// The same under the exact (analytic) accounting, for comparison with `paper`.
+    pub epsilon_spent_analytic: Option<f64>,
     /// Whether the released model is (ε, δ)-certified.
     pub certified: Option<bool>,
     /// Seconds of the Newton step and its bounds.
@@ -278,11 +284,20 @@ pub struct Summary {
     pub stopped_early: bool,
     /// β after the last request (newton).
     pub beta_final: Option<f64>,
-    /// The budget σε/c (newton).
+    /// The residual budget under `certificate.accounting` (newton).
     pub budget: Option<f64>,
-    /// The ε of the final β (with budget policy `never`, the ε that certifies every request
-    /// without retraining, e.g. Figure 1's "ε at 100 removals").
+    /// The ε of the final β under `certificate.accounting` (with budget policy `never`, the ε
+    /// that certifies every request without retraining, e.g. Figure 1's "ε at 100 removals");
+    /// null without a valid (ε, δ) statement.
     pub epsilon_spent_final: Option<f64>,
+    /// The ε of the final β under the exact (analytic) accounting.
+    pub epsilon_spent_analytic_final: Option<f64>,
+    /// The budget under the exact (analytic) accounting at this (ε, δ, σ) (newton with Gaussian
+    /// noise), next to `budget` when the run uses the paper's calibration.
+    pub budget_analytic: Option<f64>,
+    /// With budget policy `never`: the requests served before β first exceeded
+    /// `budget_analytic` (what `supported_removals` would be under the exact accounting).
+    pub supported_removals_analytic: Option<usize>,
     /// Whether the final released model is certified.
     pub certified_final: Option<bool>,
     /// Mean certificate bound per request.
@@ -395,6 +410,8 @@ pub fn certified_params(cfg: &ExperimentConfig) -> CertifiedParams {
     let mut p = CertifiedParams::new(model);
     p.epsilon = cfg.certificate.epsilon;
     p.delta = cfg.certificate.delta;
+    p.accounting = cfg.certificate.accounting;
+    p.adaptive_requests = cfg.removal.order.0.is_adaptive();
     p.bound = cfg.removal.bound;
     p.solver = cfg.removal.solver;
     p.budget_policy = cfg.removal.budget_policy;
@@ -436,6 +453,63 @@ pub fn request_sequence(
         cfg.seed,
     )?;
     Ok(batches(&seq, r.batch_size))
+}
+
+/// The guarantee of a run: the strategy's own, unless the requests are adaptive (chosen with
+/// the released model, `informed_model: released`). Then certified removal does not apply
+/// (newton reports `adaptive` itself), and neither does SISA's exactness: its released
+/// ensemble depends on the secret partition, so requests chosen from it are not independent of
+/// it (Gupta et al., "Adaptive Machine Unlearning", NeurIPS 2021). Retraining with a fresh b
+/// stays exact: its output is independent of everything released before.
+fn run_guarantee(cfg: &ExperimentConfig, strategy_guarantee: Guarantee) -> Guarantee {
+    let fresh_retrain = matches!(
+        cfg.removal.strategy.0,
+        StrategySpec::Retrain {
+            noise: lethe_removal::RetrainNoise::Fresh
+        }
+    );
+    match strategy_guarantee {
+        Guarantee::Exact if cfg.removal.order.0.is_adaptive() && !fresh_retrain => {
+            Guarantee::Adaptive
+        }
+        g => g,
+    }
+}
+
+/// The weights that score rows for an informed order by loss or gradient
+/// (`removal.order.informed_model`): a noiseless model (σ = 0), a model with its own noise
+/// draw from [`ORDER_SCORING_STREAM`], or the released model `released` (adaptive). `None`
+/// when the order needs no model.
+fn scoring_weights(
+    cfg: &ExperimentConfig,
+    train: &Dataset,
+    released: Option<&DMatrix<f64>>,
+) -> Result<Option<DMatrix<f64>>> {
+    let order = &cfg.removal.order.0;
+    if !order.needs_model() {
+        return Ok(released.cloned());
+    }
+    let mut params = certified_params(cfg).model;
+    match order.informed_model {
+        ScoringModel::Released => return Ok(released.cloned()),
+        ScoringModel::Noiseless => params.sigma = 0.0,
+        ScoringModel::Independent => {}
+    }
+    let columns = label_sets(train, params.loss)?
+        .iter()
+        .enumerate()
+        .map(|(k, (_, labels))| {
+            let b = params.draw_noise(
+                train.n_features(),
+                cfg.seed,
+                Stream::Other(ORDER_SCORING_STREAM + k as u64),
+            )?;
+            Ok(params
+                .fit_parts(train.features(), labels, None, b, None)?
+                .weights)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(DMatrix::from_columns(&columns)))
 }
 
 /// The trained strategy. SISA is kept as its concrete type so that the audit can read its
@@ -487,15 +561,41 @@ fn unlearned_certification(
                 CertificateKind::Certified,
                 Some(e),
                 Some(delta),
-                "(ε, δ)-certified removal: ε of the final accumulated residual β, β·c(δ)/σ",
+                match (cfg.model.noise, cfg.certificate.accounting) {
+                    (lethe_models::NoiseKind::GammaNorm, _) => {
+                        "pure ε-certified removal (Gamma-norm noise, δ = 0): ε of the final \
+                         accumulated residual β, β/σ"
+                    }
+                    (_, lethe_models::Accounting::Analytic) => {
+                        "(ε, δ)-certified removal: the smallest ε with δ(ε; β/σ) ≤ δ under the \
+                         exact Gaussian privacy profile (Balle & Wang 2018), β the final \
+                         accumulated residual"
+                    }
+                    (_, lethe_models::Accounting::Paper) => {
+                        "(ε, δ)-certified removal: ε of the final accumulated residual β by the \
+                         paper's formula β·c(δ)/σ (checked valid under the exact profile)"
+                    }
+                },
             ),
             _ => Certification::new(
                 CertificateKind::None,
                 None,
                 None,
-                "σ = 0: no noise, so no certificate",
+                if cfg.model.sigma > 0.0 {
+                    "no valid (ε, δ) statement for the final model (uncertifiable, or the \
+                     paper's formula beyond its validity)"
+                } else {
+                    "σ = 0: no noise, so no certificate"
+                },
             ),
         },
+        Guarantee::Adaptive => Certification::new(
+            CertificateKind::None,
+            None,
+            None,
+            "adaptive requests (chosen with the released model): the theorem does not apply, \
+             no certificate",
+        ),
         Guarantee::Exact => Certification::new(
             CertificateKind::Exact,
             Some(0.0),
@@ -593,6 +693,8 @@ pub fn run_point(
     let cparams = certified_params(cfg);
     let spec = &cfg.removal.strategy.0;
     let mut newton_info = None;
+    // The ε that r₀ spends under the configured and the analytic accounting (newton).
+    let mut initial_epsilon = None;
     let mut strategy: Trained = match spec {
         StrategySpec::Newton => {
             let model = match &cfg.model.noise_vector {
@@ -604,6 +706,7 @@ pub fn run_point(
                 )?,
                 None => CertifiedModel::train(cparams, Arc::clone(&train), cfg.seed)?,
             };
+            initial_epsilon = Some(model.epsilon_spent_now());
             newton_info = Some((
                 model.train_summary().clone(),
                 model.spectral_norm(),
@@ -649,7 +752,7 @@ pub fn run_point(
     };
     let train_record = TrainRecord {
         strategy: spec.name().to_string(),
-        guarantee: strategy.guarantee(),
+        guarantee: run_guarantee(cfg, strategy.guarantee()),
         seconds: newton_info
             .as_ref()
             .map_or(timings.train, |(s, ..)| s.seconds),
@@ -666,10 +769,11 @@ pub fn run_point(
 
     progress.phase("ordering requests");
     let t = Instant::now();
+    let scoring = scoring_weights(cfg, &train, initial_weights.as_ref())?;
     let requests = request_sequence(
         cfg,
         &train,
-        initial_weights.as_ref().map(|w| (w, classes.as_slice())),
+        scoring.as_ref().map(|w| (w, classes.as_slice())),
     )?;
     timings.order = t.elapsed().as_secs_f64();
 
@@ -716,7 +820,8 @@ pub fn run_point(
             certificate_bound: cert.map(|c| c.certificate_bound),
             step_residual_norm: cert.and_then(|c| c.step_residual_norm),
             beta_before: cert.map(|c| c.beta_before),
-            epsilon_spent: cert.map(|c| c.epsilon_spent),
+            epsilon_spent: cert.and_then(|c| c.epsilon_spent),
+            epsilon_spent_analytic: cert.and_then(|c| c.epsilon_spent_analytic),
             certified: cert.map(|c| c.certified),
             step_seconds: cert.map(|c| c.step_seconds),
             retrain_seconds: cert.map(|c| c.retrain_seconds),
@@ -811,6 +916,25 @@ pub fn run_point(
         let v: Vec<f64> = removals.iter().filter_map(f).collect();
         (!v.is_empty()).then(|| v.iter().sum())
     };
+    let budget_analytic = match (&cfg.removal.strategy.0, cfg.model.noise) {
+        (StrategySpec::Newton, lethe_models::NoiseKind::Gaussian) => {
+            Some(cfg.model.noise.residual_budget(
+                cfg.model.sigma,
+                cfg.certificate.epsilon,
+                cfg.certificate.delta,
+                lethe_models::Accounting::Analytic,
+            ))
+        }
+        _ => None,
+    };
+    let supported_removals_analytic = budget_analytic
+        .filter(|_| cfg.removal.budget_policy == BudgetPolicy::Never)
+        .map(|b| {
+            removals
+                .iter()
+                .position(|r| r.beta.is_some_and(|beta| !(beta <= b)))
+                .unwrap_or(served)
+        });
     let removal_seconds_median = median(&seconds);
     let retrain_seconds_median = median(&retrain_times);
     let summary = Summary {
@@ -830,13 +954,16 @@ pub fn run_point(
         stopped_early,
         beta_final: last.and_then(|r| r.beta).or(r0),
         budget,
-        epsilon_spent_final: last.and_then(|r| r.epsilon_spent).or_else(|| {
-            r0.map(|r0| {
-                cfg.model
-                    .noise
-                    .epsilon_for_residual(cfg.model.sigma, r0, cfg.certificate.delta)
-            })
-        }),
+        epsilon_spent_final: match last {
+            Some(r) => r.epsilon_spent,
+            None => initial_epsilon.and_then(|(e, _)| e),
+        },
+        epsilon_spent_analytic_final: match last {
+            Some(r) => r.epsilon_spent_analytic,
+            None => initial_epsilon.and_then(|(_, e)| e),
+        },
+        budget_analytic,
+        supported_removals_analytic,
         certified_final: last.and_then(|r| r.certified),
         certificate_bound_mean,
         expected_supported_removals,
@@ -868,7 +995,7 @@ pub fn run_point(
                             model: unlearned,
                             certification: unlearned_certification(
                                 cfg,
-                                strategy.guarantee(),
+                                run_guarantee(cfg, strategy.guarantee()),
                                 &summary,
                             ),
                             control: true,

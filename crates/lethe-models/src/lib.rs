@@ -9,6 +9,8 @@
 //! - [`loss`]: the logistic and squared losses with ℓ′, ℓ″, γ (Lipschitz constant of ℓ″) and C;
 //! - [`objective`]: value, gradient, dense Hessian and Hessian-vector products, on all rows or a
 //!   masked subset (so removal never copies the data);
+//! - [`accounting`]: (ε, δ) of the Gaussian noise: the exact privacy profile (Balle & Wang
+//!   2018) and the paper's calibration, with where each is valid;
 //! - [`noise`]: Gaussian and Gamma-norm perturbations from named, seeded ChaCha20 streams;
 //! - [`solver`]: damped Newton (Cholesky), Newton with a reused Cholesky preconditioner, L-BFGS;
 //!   all stop on ‖∇L_b‖ ≤ tolerance and report r₀; non-convergence is an error;
@@ -34,6 +36,7 @@
 //! assert!(model.report.residual_norm <= 1e-8);
 //! ```
 
+pub mod accounting;
 pub mod error;
 pub mod linalg;
 pub mod loss;
@@ -42,6 +45,7 @@ pub mod noise;
 pub mod objective;
 pub mod solver;
 
+pub use accounting::Accounting;
 pub use error::{ModelError, Result};
 pub use loss::{Loss, LossKind};
 pub use model::{LinearModel, LinearModelParams, OneVsRestModel};

@@ -3,7 +3,9 @@
 //! Guo et al. (2020), §3.2 and Theorem 3: training on L_b(w) = L(w) + bᵀw hides a gradient
 //! residual of norm ≤ ε′.
 //! - Gaussian b ~ N(0, σ²I_d) gives (ε, δ)-certified removal while the accumulated residual
-//!   stays ≤ ε′ = σε/c with c = √(2 ln(1.5/δ)).
+//!   stays within a budget: ε′ = σε/c with c = √(2 ln(1.5/δ)) in the paper (valid for small ε
+//!   only), or the exact budget of the Gaussian mechanism's privacy profile; see
+//!   [`crate::accounting`].
 //! - The pure-ε variant has density ∝ exp(−(ε/ε′)‖b‖); lethe parameterises it by its scale
 //!   σ = ε′/ε, so b = r·u with u uniform on the sphere and r ~ Gamma(shape d, scale σ), and the
 //!   residual budget is ε′ = σε.
@@ -14,23 +16,21 @@ use rand_chacha::ChaCha20Rng;
 use rand_distr::{Distribution, Gamma, StandardNormal};
 use serde::{Deserialize, Serialize};
 
+use crate::accounting::{Accounting, analytic_budget_ratio, analytic_epsilon, paper_is_valid};
 use crate::error::{ModelError, Result};
 
 /// The distribution of the perturbation b.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum NoiseKind {
-    /// b ~ N(0, σ²I): (ε, δ)-certified removal, budget σε/c(δ).
+    /// b ~ N(0, σ²I): (ε, δ)-certified removal (budget: see [`crate::accounting`]).
     #[default]
     Gaussian,
     /// density ∝ exp(−‖b‖/σ): ε-certified removal (δ = 0), budget σε.
     GammaNorm,
 }
 
-/// c(δ) = √(2 ln(1.5/δ)), natural log. c(1e-4) = 4.385386067402584.
-pub fn gaussian_c(delta: f64) -> f64 {
-    (2.0 * (1.5 / delta).ln()).sqrt()
-}
+pub use crate::accounting::gaussian_c;
 
 impl NoiseKind {
     /// Short name used in configs and results.
@@ -41,28 +41,71 @@ impl NoiseKind {
         }
     }
 
-    /// The largest accumulated gradient residual ε′ that keeps removal (ε, δ)-certified:
-    /// σε/c(δ) for Gaussian noise, σε for the Gamma-norm noise (δ is then unused).
-    pub fn residual_budget(&self, sigma: f64, epsilon: f64, delta: f64) -> f64 {
+    /// The δ of the guarantee this noise gives: `delta` for Gaussian noise, 0 for the
+    /// Gamma-norm noise (pure ε).
+    pub fn guarantee_delta(&self, delta: f64) -> f64 {
         match self {
-            NoiseKind::Gaussian => sigma * epsilon / gaussian_c(delta),
-            NoiseKind::GammaNorm => sigma * epsilon,
+            NoiseKind::Gaussian => delta,
+            NoiseKind::GammaNorm => 0.0,
         }
     }
 
-    /// The smallest ε certified for an accumulated residual β (the inverse of
-    /// [`NoiseKind::residual_budget`]): β·c(δ)/σ or β/σ; ∞ when σ = 0 and β > 0.
-    pub fn epsilon_for_residual(&self, sigma: f64, beta: f64, delta: f64) -> f64 {
-        let scaled = match self {
-            NoiseKind::Gaussian => beta * gaussian_c(delta),
-            NoiseKind::GammaNorm => beta,
-        };
-        if sigma > 0.0 {
-            scaled / sigma
-        } else if scaled == 0.0 {
-            0.0
-        } else {
-            f64::INFINITY
+    /// The largest accumulated gradient residual that keeps removal (ε, δ)-certified.
+    /// - Gaussian, [`Accounting::Analytic`]: σ·r*(ε, δ), r* the exact profile's largest
+    ///   sensitivity-to-noise ratio ([`crate::accounting::analytic_budget_ratio`]), rounded down;
+    /// - Gaussian, [`Accounting::Paper`]: σε/c(δ) (Guo et al.; valid only where
+    ///   [`crate::accounting::paper_is_valid`]);
+    /// - Gamma-norm: σε (pure ε; δ and the accounting are unused).
+    pub fn residual_budget(
+        &self,
+        sigma: f64,
+        epsilon: f64,
+        delta: f64,
+        accounting: Accounting,
+    ) -> f64 {
+        match (self, accounting) {
+            (NoiseKind::Gaussian, Accounting::Paper) => sigma * epsilon / gaussian_c(delta),
+            (NoiseKind::Gaussian, Accounting::Analytic) => {
+                let budget = sigma * analytic_budget_ratio(epsilon, delta);
+                if budget > 0.0 {
+                    budget.next_down()
+                } else {
+                    0.0
+                }
+            }
+            (NoiseKind::GammaNorm, _) => sigma * epsilon,
+        }
+    }
+
+    /// The smallest ε certified for an accumulated residual β at this δ, or `None` when the
+    /// accounting makes no valid statement: σ = 0 with β > 0 (no noise), or the paper's
+    /// formula β·c(δ)/σ where it is not a valid (ε, δ) statement (above ε ≈ 8.38 at δ = 1e-4).
+    /// - Gaussian, analytic: the smallest ε with δ(ε; β/σ) ≤ δ
+    ///   ([`crate::accounting::analytic_epsilon`]);
+    /// - Gaussian, paper: β·c(δ)/σ;
+    /// - Gamma-norm: β/σ (pure ε).
+    pub fn epsilon_for_residual(
+        &self,
+        sigma: f64,
+        beta: f64,
+        delta: f64,
+        accounting: Accounting,
+    ) -> Option<f64> {
+        if beta == 0.0 {
+            return Some(0.0);
+        }
+        if !(sigma > 0.0) {
+            return None;
+        }
+        match (self, accounting) {
+            (NoiseKind::Gaussian, Accounting::Paper) => {
+                let epsilon = beta * gaussian_c(delta) / sigma;
+                paper_is_valid(epsilon, delta).then_some(epsilon)
+            }
+            (NoiseKind::Gaussian, Accounting::Analytic) => {
+                Some(analytic_epsilon(beta / sigma, delta)).filter(|e| e.is_finite())
+            }
+            (NoiseKind::GammaNorm, _) => Some(beta / sigma),
         }
     }
 
@@ -214,8 +257,39 @@ mod tests {
     #[test]
     fn budget_and_epsilon_are_inverse() {
         for kind in [NoiseKind::Gaussian, NoiseKind::GammaNorm] {
-            let budget = kind.residual_budget(10.0, 1.0, 1e-4);
-            assert!((kind.epsilon_for_residual(10.0, budget, 1e-4) - 1.0).abs() < 1e-14);
+            for accounting in [Accounting::Paper, Accounting::Analytic] {
+                let budget = kind.residual_budget(10.0, 1.0, 1e-4, accounting);
+                let eps = kind
+                    .epsilon_for_residual(10.0, budget, 1e-4, accounting)
+                    .unwrap();
+                assert!((eps - 1.0).abs() < 1e-6, "{kind:?} {accounting:?}: {eps}");
+                assert!(eps <= 1.0 + 1e-14);
+            }
         }
+        // No noise: no statement; nothing removed: nothing spent.
+        let g = NoiseKind::Gaussian;
+        assert_eq!(
+            g.epsilon_for_residual(0.0, 1.0, 1e-4, Accounting::Analytic),
+            None
+        );
+        assert_eq!(
+            g.epsilon_for_residual(0.0, 0.0, 1e-4, Accounting::Paper),
+            Some(0.0)
+        );
+    }
+
+    #[test]
+    fn paper_epsilon_beyond_its_validity_is_no_statement() {
+        // β/σ = 2: the paper's formula says ε = 2·c(1e-4) ≈ 8.77 > 8.38, where it is invalid.
+        let g = NoiseKind::Gaussian;
+        assert_eq!(
+            g.epsilon_for_residual(1.0, 2.0, 1e-4, Accounting::Paper),
+            None
+        );
+        let exact = g
+            .epsilon_for_residual(1.0, 2.0, 1e-4, Accounting::Analytic)
+            .unwrap();
+        assert!(exact.is_finite());
+        assert!(crate::accounting::gaussian_delta(exact, 2.0) <= 1e-4);
     }
 }

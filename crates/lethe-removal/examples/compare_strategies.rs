@@ -52,11 +52,7 @@ fn fmt_dist(d: &Option<Vec<f64>>) -> String {
 }
 
 fn guarantee(g: &Guarantee) -> String {
-    match g {
-        Guarantee::Exact => "exact".into(),
-        Guarantee::Certified { epsilon, delta } => format!("certified ({epsilon}, {delta:e})"),
-        Guarantee::None => "none".into(),
-    }
+    g.label()
 }
 
 fn table(rows: &[Comparison]) -> String {

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use lethe_data::Dataset;
+use lethe_models::accounting::{gaussian_delta, paper_is_valid};
 use lethe_models::linalg::{
     GramPlan, RowMajor, gram_downdate, spectral_norm_upper_bound_from_gram,
     spectral_norm_upper_bound_with_allowance, weighted_gram_planned,
 };
 use lethe_models::model::one_vs_rest_labels;
-use lethe_models::{LinearModelParams, Loss, LossKind, NoiseKind, Stream, gaussian_c};
+use lethe_models::{Accounting, LinearModelParams, Loss, LossKind, NoiseKind, Stream, gaussian_c};
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -24,7 +25,7 @@ use crate::step::{FastPathOptions, StepCache, StepInput, StepReport, StepSolver,
 #[serde(rename_all = "snake_case")]
 pub enum BudgetPolicy {
     /// Algorithm 2: retrain from scratch on the remaining rows with a fresh b. Every released
-    /// model then has β ≤ σε/c.
+    /// model then has β ≤ budget.
     #[default]
     Retrain,
     /// Never retrain: apply every step and report the ε the accumulated β corresponds to (for
@@ -55,8 +56,18 @@ pub struct CertifiedParams {
     pub model: LinearModelParams,
     /// ε of (ε, δ)-certified removal.
     pub epsilon: f64,
-    /// δ of (ε, δ)-certified removal (unused by the Gamma-norm noise).
+    /// δ of (ε, δ)-certified removal (unused by the Gamma-norm noise, which is pure ε).
     pub delta: f64,
+    /// How the Gaussian noise's (ε, δ) is accounted: the exact profile (`analytic`, the
+    /// default) or the paper's σε/c (`paper`, refused where it is not valid). Unused by the
+    /// Gamma-norm noise.
+    #[serde(default)]
+    pub accounting: Accounting,
+    /// The caller declares that the removal requests may depend on released models (e.g. rows
+    /// ranked by the released model's loss): the theorem covers only requests fixed
+    /// independently of b, so no certificate is then issued (guarantee `adaptive`).
+    #[serde(default)]
+    pub adaptive_requests: bool,
     /// Which bound is the certificate.
     #[serde(default)]
     pub bound: BoundKind,
@@ -93,6 +104,8 @@ impl CertifiedParams {
             model,
             epsilon: 1.0,
             delta: 1e-4,
+            accounting: Accounting::default(),
+            adaptive_requests: false,
             bound: BoundKind::default(),
             solver: StepSolver::default(),
             budget_policy: BudgetPolicy::default(),
@@ -114,14 +127,39 @@ impl CertifiedParams {
         if self.model.noise == NoiseKind::Gaussian && !(self.delta > 0.0 && self.delta < 1.0) {
             return Err(RemovalError::InvalidDelta { value: self.delta });
         }
+        if self.model.noise == NoiseKind::Gaussian
+            && self.accounting == Accounting::Paper
+            && !paper_is_valid(self.epsilon, self.delta)
+        {
+            let c = gaussian_c(self.delta);
+            return Err(RemovalError::PaperAccountingInvalid {
+                epsilon: self.epsilon,
+                delta: self.delta,
+                true_delta: gaussian_delta(self.epsilon, self.epsilon / c),
+            });
+        }
         Ok(())
     }
 
-    /// The residual budget σε/c (Gaussian) or σε (Gamma-norm).
+    /// The residual budget: σ·r*(ε, δ) of the exact profile (analytic accounting), σε/c
+    /// (paper accounting) or σε (Gamma-norm noise); see `lethe_models::accounting`.
     pub fn budget(&self) -> f64 {
-        self.model
-            .noise
-            .residual_budget(self.model.sigma, self.epsilon, self.delta)
+        self.model.noise.residual_budget(
+            self.model.sigma,
+            self.epsilon,
+            self.delta,
+            self.accounting,
+        )
+    }
+
+    /// The δ of the guarantee: `delta` for Gaussian noise, 0 for the Gamma-norm noise.
+    pub fn guarantee_delta(&self) -> f64 {
+        self.model.noise.guarantee_delta(self.delta)
+    }
+
+    /// The accounting that applies: `None` for the Gamma-norm noise (pure ε needs none).
+    pub fn accounting_used(&self) -> Option<Accounting> {
+        (self.model.noise == NoiseKind::Gaussian).then_some(self.accounting)
     }
 }
 
@@ -191,16 +229,25 @@ pub struct Certificate {
     pub beta_before: f64,
     /// β after the request (Σ_k r₀_k after a retrain).
     pub beta: f64,
-    /// The budget σε/c (or σε).
+    /// The budget: σ·r*(ε, δ) (analytic accounting), σε/c (paper) or σε (Gamma-norm).
     pub budget: f64,
-    /// c(δ) = √(2 ln(1.5/δ)) (1 for the Gamma-norm noise).
+    /// c(δ) = √(2 ln(1.5/δ)) of the paper's calibration (1 for the Gamma-norm noise).
     pub c_delta: f64,
+    /// How (ε, δ) is accounted (`analytic` or `paper`); null for the Gamma-norm noise, whose
+    /// guarantee is pure ε.
+    pub accounting: Option<Accounting>,
     /// The target ε.
     pub epsilon: f64,
-    /// δ.
+    /// δ of the guarantee (0 for the Gamma-norm noise: pure ε).
     pub delta: f64,
-    /// The ε certified by β: β·c/σ (∞ when σ = 0).
-    pub epsilon_spent: f64,
+    /// The smallest ε the accumulated β certifies under `accounting` (β/σ for pure ε); null
+    /// when no certificate can be issued (σ = 0, unnormalised rows, a replayed b, adaptive
+    /// requests) or when the paper's formula β·c/σ is not a valid (ε, δ) statement there.
+    pub epsilon_spent: Option<f64>,
+    /// The same under the exact (analytic) accounting, for comparison when `accounting` is
+    /// `paper` (null for the Gamma-norm noise and where `epsilon_spent` is null for lack of a
+    /// certificate).
+    pub epsilon_spent_analytic: Option<f64>,
     /// Whether the model was retrained from scratch with a fresh b.
     pub retrained: bool,
     /// Whether the released model is (ε, δ)-certified: noise σ > 0, every row ‖x‖ ≤ 1, a convex
@@ -363,7 +410,7 @@ impl CertifiedModel {
             beta,
             requests: 0,
             retrains: 0,
-            certifiable: certifiable_norms && params.model.sigma > 0.0,
+            certifiable: certifiable_norms && params.model.sigma > 0.0 && !params.adaptive_requests,
             explicit_noise,
             rows: Arc::new(RowMajor::from_matrix(data.features())),
             gram_plan,
@@ -447,7 +494,7 @@ impl CertifiedModel {
         self.beta
     }
 
-    /// The budget σε/c.
+    /// The residual budget (see [`CertifiedParams::budget`]).
     pub fn budget(&self) -> f64 {
         self.params.budget()
     }
@@ -472,9 +519,41 @@ impl CertifiedModel {
         &self.train
     }
 
-    /// Whether the current model is certified (σ > 0, rows ‖x‖ ≤ 1 and β ≤ budget).
+    /// Whether the current model is certified (σ > 0, rows ‖x‖ ≤ 1, non-adaptive requests and
+    /// β ≤ budget).
     pub fn is_certified(&self) -> bool {
         self.certifiable && self.beta <= self.budget()
+    }
+
+    /// Whether this model can issue certificates at all (σ > 0, rows ‖x‖ ≤ 1, requests not
+    /// declared adaptive), whatever β.
+    pub fn is_certifiable(&self) -> bool {
+        self.certifiable
+    }
+
+    /// The ε the current β spends under the configured accounting and under the analytic one
+    /// (the values a certificate issued now would carry).
+    pub fn epsilon_spent_now(&self) -> (Option<f64>, Option<f64>) {
+        let analytic = match self.params.model.noise {
+            NoiseKind::Gaussian => self.epsilon_for(self.beta, Accounting::Analytic),
+            NoiseKind::GammaNorm => None,
+        };
+        (
+            self.epsilon_for(self.beta, self.params.accounting),
+            analytic,
+        )
+    }
+
+    /// The ε the accumulated residual `beta` spends under `accounting` (`None` without a
+    /// valid statement, see [`Certificate::epsilon_spent`]).
+    fn epsilon_for(&self, beta: f64, accounting: Accounting) -> Option<f64> {
+        if !self.certifiable {
+            return None;
+        }
+        let p = &self.params;
+        p.model
+            .noise
+            .epsilon_for_residual(p.model.sigma, beta, p.delta, accounting)
     }
 
     /// Decision values X W (n × K).
@@ -666,6 +745,7 @@ impl CertifiedModel {
             residual_norm = step_residual_norm;
         }
         let noise = self.params.model.noise;
+        let spent = self.epsilon_spent_now();
         Ok(Certificate {
             request: self.requests,
             indices: indices.to_vec(),
@@ -688,13 +768,11 @@ impl CertifiedModel {
                 NoiseKind::Gaussian => gaussian_c(self.params.delta),
                 NoiseKind::GammaNorm => 1.0,
             },
+            accounting: self.params.accounting_used(),
             epsilon: self.params.epsilon,
-            delta: self.params.delta,
-            epsilon_spent: noise.epsilon_for_residual(
-                self.params.model.sigma,
-                self.beta,
-                self.params.delta,
-            ),
+            delta: self.params.guarantee_delta(),
+            epsilon_spent: spent.0,
+            epsilon_spent_analytic: spent.1,
             retrained: retrain,
             certified: self.is_certified(),
             exact_step: loss.gamma() == 0.0,

@@ -142,7 +142,7 @@ fn run(
         retrains += usize::from(outcome.retrained);
         if let Some(c) = &outcome.certificate {
             certified = Some(c.certified);
-            epsilon_spent = Some(c.epsilon_spent);
+            epsilon_spent = c.epsilon_spent;
         }
     }
     Ok(Run {

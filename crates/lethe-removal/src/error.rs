@@ -63,6 +63,20 @@ pub enum RemovalError {
         /// Its norm.
         norm: f64,
     },
+    /// The paper's calibration σε/c is not a valid (ε, δ) statement at this ε.
+    #[error(
+        "certificate.epsilon = {epsilon} with accounting `paper`: the paper's calibration σε/c is \
+         not valid at this ε (the exact privacy profile gives δ = {true_delta:.3e} > δ = {delta}); \
+         use accounting `analytic` (the exact Gaussian profile, valid for every ε) or a smaller ε"
+    )]
+    PaperAccountingInvalid {
+        /// The configured ε.
+        epsilon: f64,
+        /// The configured δ.
+        delta: f64,
+        /// The δ the paper's budget really has at this ε.
+        true_delta: f64,
+    },
     /// Explicit per-class noise vectors do not match the number of class models.
     #[error("expected {expected} noise vectors (one per class model), got {found}")]
     NoiseCount {

@@ -8,7 +8,11 @@
 //! with b ~ N(0, σ²I) and then updated by Newton removal steps is (ε, δ)-*certified*: for every
 //! removal sequence, the distribution of the released model is (ε, δ)-indistinguishable from that
 //! of retraining from scratch on the remaining data — as long as the accumulated gradient
-//! residual β stays ≤ σε/c, c = √(2 ln(1.5/δ)) (Theorem 3). [`CertifiedModel`] tracks β exactly
+//! residual β stays within the budget (Theorem 3): by default the largest β whose Gaussian
+//! mechanism is (ε, δ)-private under the exact privacy profile (Balle & Wang 2018, Thm 8;
+//! ≈ 0.314σ at ε = 1, δ = 1e-4), or, with [`lethe_models::Accounting::Paper`], the paper's σε/c,
+//! c = √(2 ln(1.5/δ)) (≈ 0.228σ; refused where it is not valid, above ε ≈ 8.38 at δ = 1e-4).
+//! See `lethe_models::accounting`. [`CertifiedModel`] tracks β exactly
 //! as Algorithm 2: it starts at the training residual r₀, grows by the certificate bound of
 //! every step, and a request that would exceed the budget triggers retraining from scratch with
 //! a fresh b.
@@ -21,7 +25,8 @@
 //! - the training solver converged: r₀ = ‖∇L_b(w*; D)‖ is recorded and charged to β;
 //! - **the removal requests do not depend on the released models** (non-adaptive sequences):
 //!   the theorem is stated for a fixed sequence. An adversary who picks requests after looking
-//!   at released models is not covered.
+//!   at released models is not covered: such runs are labelled `adaptive` and not certified;
+//! - **b is secret**: a b given explicitly (a replay) certifies nothing.
 //!
 //! ## Formulas (paper equation numbers)
 //! - Newton step, eq. (3): w⁻ = w + H⁻¹Δ, Δ = mλw + Σ_{j∈B} ∇ℓ(wᵀx_j, y_j),
@@ -29,7 +34,7 @@
 //! - Data-dependent bound, Corollary 1 (single) / Corollary 2 (batch): γ‖X‖₂‖v‖‖Xv‖.
 //! - Worst-case bound, Theorem 1 (and its batch form): 4γm²C²/(λ²(n − m)); valid for b = 0 only,
 //!   reported but never used as a certificate.
-//! - Budget, Theorem 3 / Algorithm 2: β ≤ σε/c.
+//! - Budget, Theorem 3 / Algorithm 2: β ≤ σ·r*(ε, δ) (exact profile) or σε/c (the paper's).
 //!
 //! The proof note with the constants is in [`bounds`].
 //!
@@ -65,7 +70,9 @@ pub use certified::{
 pub use compare::{Comparison, compare_strategies, sape};
 pub use error::{RemovalError, Result};
 pub use ledger::{Ledger, verify};
-pub use orders::{DeletionOrder, InformedBy, ModelView, OrderSpec, batches, deletion_sequence};
+pub use orders::{
+    DeletionOrder, InformedBy, ModelView, OrderSpec, ScoringModel, batches, deletion_sequence,
+};
 pub use step::{FastPathOptions, StepReport, StepSolver};
 pub use strategy::{
     Guarantee, RemovalOutcome, RemovalStrategy, RetrainNoise, RetrainStrategy, weight_distance,

@@ -85,6 +85,49 @@ pub enum DeletionOrder {
     Pareto,
 }
 
+/// The model that scores rows for an [`DeletionOrder::Informed`] order by loss or gradient.
+///
+/// Certified removal (Guo et al. 2020, Theorem 3) holds for request sequences fixed
+/// independently of the noise b. Rows ranked by the *released* model's loss make the sequence
+/// a function of b (an adaptive adversary), which the theorem does not cover.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoringModel {
+    /// A model trained on the same data with the same loss and λ but without noise (σ = 0):
+    /// independent of b, so the requests are non-adaptive and the run can be certified.
+    #[default]
+    Noiseless,
+    /// A model trained like the released one but with its own noise draw from a separate seed
+    /// stream: independent of the released b, non-adaptive.
+    Independent,
+    /// The released model itself: the requests depend on b, so the run is **adaptive** and
+    /// no certificate is issued.
+    Released,
+}
+
+impl ScoringModel {
+    /// Name used in configs and results.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ScoringModel::Noiseless => "noiseless",
+            ScoringModel::Independent => "independent",
+            ScoringModel::Released => "released",
+        }
+    }
+}
+
+impl OrderSpec {
+    /// Whether this order reads a model's scores (informed by loss or gradient).
+    pub fn needs_model(&self) -> bool {
+        self.order == DeletionOrder::Informed && self.informed_by != InformedBy::Norm
+    }
+
+    /// Whether requests drawn from this order depend on the released model (and so on b).
+    pub fn is_adaptive(&self) -> bool {
+        self.needs_model() && self.informed_model == ScoringModel::Released
+    }
+}
+
 /// The score of an [`DeletionOrder::Informed`] order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -109,6 +152,10 @@ pub struct OrderSpec {
     /// The score of [`DeletionOrder::Informed`].
     #[serde(default)]
     pub informed_by: InformedBy,
+    /// Which model scores the rows of an informed order by loss or gradient (see
+    /// [`ScoringModel`]; the default does not depend on the released model's b).
+    #[serde(default)]
+    pub informed_model: ScoringModel,
     /// One score per training row for [`DeletionOrder::Ordered`] (largest first).
     #[serde(default)]
     pub scores: Option<Vec<f64>>,
@@ -125,6 +172,7 @@ impl OrderSpec {
             order,
             target_class: None,
             informed_by: InformedBy::default(),
+            informed_model: ScoringModel::default(),
             scores: None,
             rate: None,
         }
@@ -168,14 +216,18 @@ impl OrderSpec {
                 Some(c) => format!("targeted({c})"),
                 None => "targeted".into(),
             },
-            DeletionOrder::Informed => format!(
-                "informed({})",
-                match self.informed_by {
+            DeletionOrder::Informed => {
+                let by = match self.informed_by {
                     InformedBy::Norm => "norm",
                     InformedBy::Loss => "loss",
                     InformedBy::Gradient => "gradient",
+                };
+                if self.needs_model() {
+                    format!("informed({by}, {} model)", self.informed_model.name())
+                } else {
+                    format!("informed({by})")
                 }
-            ),
+            }
             DeletionOrder::Ordered => "ordered".into(),
             DeletionOrder::Exponential => format!(
                 "exponential({})",

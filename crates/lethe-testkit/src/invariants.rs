@@ -587,16 +587,58 @@ pub fn check_certificate_consistency(
             format!("β = {}", cert.beta),
         )));
     }
-    if cert.budget > 0.0 && cert.epsilon.is_finite() {
-        // budget = σε/c ⇒ σ/c = budget/ε, and ε spent = β·c/σ = β·ε/budget.
-        let want = cert.beta * cert.epsilon / cert.budget;
-        if (cert.epsilon_spent - want).abs() > 1e-6 * want.max(1e-12) {
-            return Err(at(fail(
-                NAME,
-                "epsilon_spent (β·c/σ)",
-                want.to_string(),
-                cert.epsilon_spent.to_string(),
-            )));
+    if cert.certified
+        && !cert
+            .epsilon_spent
+            .is_some_and(|e| e <= cert.epsilon * (1.0 + 1e-9))
+    {
+        return Err(at(fail(
+            NAME,
+            "a certified release spends at most the target ε",
+            format!("ε spent ≤ {}", cert.epsilon),
+            format!("{:?}", cert.epsilon_spent),
+        )));
+    }
+    if let Some(spent) = cert.epsilon_spent
+        && cert.budget > 0.0
+        && cert.epsilon.is_finite()
+    {
+        let linear = cert.accounting != Some(lethe_models::Accounting::Analytic);
+        if linear {
+            // budget = σε/c ⇒ σ/c = budget/ε, and ε spent = β·c/σ = β·ε/budget (paper
+            // accounting; β/σ = β·ε/budget for pure ε).
+            let want = cert.beta * cert.epsilon / cert.budget;
+            if (spent - want).abs() > 1e-6 * want.max(1e-12) {
+                return Err(at(fail(
+                    NAME,
+                    "epsilon_spent (β·c/σ)",
+                    want.to_string(),
+                    spent.to_string(),
+                )));
+            }
+        } else {
+            // The exact profile is monotone: within the budget, at most ε; beyond it, at
+            // least ε.
+            let within = cert.beta <= cert.budget;
+            let consistent = if within {
+                spent <= cert.epsilon * (1.0 + 1e-9)
+            } else {
+                cert.beta <= cert.budget * (1.0 + 1e-9) || spent >= cert.epsilon * (1.0 - 1e-9)
+            };
+            if !consistent {
+                return Err(at(fail(
+                    NAME,
+                    "epsilon_spent monotone in β (analytic accounting)",
+                    format!(
+                        "ε spent on the same side of ε = {} as β of the budget",
+                        cert.epsilon
+                    ),
+                    format!(
+                        "β = {}, budget = {}, ε spent = {spent}",
+                        cert.beta, cert.budget
+                    ),
+                )));
+            }
         }
     }
     Ok(())

@@ -326,6 +326,7 @@ fn runs_table(r: &ResultDoc) -> String {
                     .and_then(Value::as_str)
                     .unwrap_or("?")
                     .to_string(),
+                guarantee_text(run),
                 secs(num(run, "train.seconds")),
                 pct(num(run, "train.test_accuracy")),
                 int(num(run, "summary.requests")),
@@ -349,6 +350,7 @@ fn runs_table(r: &ResultDoc) -> String {
             "#",
             "params",
             "strategy",
+            "guarantee",
             "train",
             "test acc.",
             "requests",
@@ -363,6 +365,25 @@ fn runs_table(r: &ResultDoc) -> String {
         ],
         &rows,
     )
+}
+
+/// The guarantee of a run in words: its kind (`certified`, `exact`, `replay`, `adaptive`,
+/// `none`) and, for certified runs, the accounting (`analytic`, `paper`) or `pure ε`.
+fn guarantee_text(run: &Value) -> String {
+    let Some(g) = json::get(run, "train.guarantee") else {
+        return "?".into();
+    };
+    let kind = g["kind"].as_str().unwrap_or("?");
+    if kind != "certified" {
+        return kind.to_string();
+    }
+    if num(g, "delta") == Some(0.0) {
+        return "certified (pure ε)".into();
+    }
+    let accounting = json::get(run, "config.certificate.accounting")
+        .and_then(Value::as_str)
+        .unwrap_or("paper");
+    format!("certified ({accounting})")
 }
 
 /// `estimate [lower, upper]` of a metric and its `<key>_ci` interval.
@@ -413,6 +434,9 @@ fn certified_text(e: &Value) -> String {
         return "—".into();
     };
     match c["kind"].as_str() {
+        Some("certified") if num(c, "delta") == Some(0.0) => {
+            format!("{} (pure ε)", fmt(num(c, "epsilon")))
+        }
         Some("certified") => format!("{} (δ = {})", fmt(num(c, "epsilon")), fmt(num(c, "delta"))),
         Some("exact") => "0 (exact)".into(),
         Some("reference") => "0 (retrained)".into(),

@@ -150,15 +150,38 @@ pub fn build_strategy(
 pub enum Guarantee {
     /// The released model has exactly the distribution of retraining from scratch.
     Exact,
-    /// (ε, δ)-certified removal (Guo et al. 2020) while β ≤ budget.
+    /// (ε, δ)-certified removal (Guo et al. 2020) while β ≤ budget; δ = 0 for the pure-ε
+    /// Gamma-norm noise.
     Certified {
         /// ε.
         epsilon: f64,
-        /// δ.
+        /// δ (0: pure ε).
         delta: f64,
     },
+    /// The removal requests may depend on the released models (e.g. rows ranked by the
+    /// released model's loss), so the request sequence depends on the secret b and the
+    /// theorem, stated for requests fixed in advance, does not apply: no certificate.
+    Adaptive,
     /// No formal guarantee (a heuristic).
     None,
+}
+
+impl Guarantee {
+    /// A label for tables: `exact`, `certified (ε = 1, δ = 1e-4)`, `certified (pure ε = 1)`,
+    /// `adaptive (uncertified)` or `none`.
+    pub fn label(&self) -> String {
+        match self {
+            Guarantee::Exact => "exact".into(),
+            Guarantee::Certified { epsilon, delta } if *delta == 0.0 => {
+                format!("certified (pure ε = {epsilon})")
+            }
+            Guarantee::Certified { epsilon, delta } => {
+                format!("certified (ε = {epsilon}, δ = {delta:e})")
+            }
+            Guarantee::Adaptive => "adaptive (uncertified)".into(),
+            Guarantee::None => "none".into(),
+        }
+    }
 }
 
 /// What one request did.
@@ -234,9 +257,12 @@ impl RemovalStrategy for CertifiedModel {
     }
 
     fn guarantee(&self) -> Guarantee {
+        if self.params().adaptive_requests {
+            return Guarantee::Adaptive;
+        }
         Guarantee::Certified {
             epsilon: self.params().epsilon,
-            delta: self.params().delta,
+            delta: self.params().guarantee_delta(),
         }
     }
 

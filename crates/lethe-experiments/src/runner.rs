@@ -296,7 +296,8 @@ pub struct Summary {
     /// noise), next to `budget` when the run uses the paper's calibration.
     pub budget_analytic: Option<f64>,
     /// With budget policy `never`: the requests served before β first exceeded
-    /// `budget_analytic` (what `supported_removals` would be under the exact accounting).
+    /// `budget_analytic` (what `supported_removals` would be under the exact accounting); null
+    /// when the run stopped at its own budget before reaching this one.
     pub supported_removals_analytic: Option<usize>,
     /// Whether the final released model is certified.
     pub certified_final: Option<bool>,
@@ -927,13 +928,15 @@ pub fn run_point(
         }
         _ => None,
     };
+    // Null when the run stopped early at its own budget before β reached the analytic one:
+    // the count is then not known.
     let supported_removals_analytic = budget_analytic
         .filter(|_| cfg.removal.budget_policy == BudgetPolicy::Never)
-        .map(|b| {
+        .and_then(|b| {
             removals
                 .iter()
                 .position(|r| r.beta.is_some_and(|beta| !(beta <= b)))
-                .unwrap_or(served)
+                .or((!stopped_early).then_some(served))
         });
     let removal_seconds_median = median(&seconds);
     let retrain_seconds_median = median(&retrain_times);

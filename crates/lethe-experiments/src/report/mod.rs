@@ -766,7 +766,7 @@ fn budget_plot(r: &ResultDoc, plots: &mut Plots<'_>, out: &mut String) -> Result
         if let Some(b) = num(run, "summary.budget") {
             let last = recs.len().max(1) as f64;
             series.push(plot::Series {
-                label: format!("budget σε/c{label}"),
+                label: format!("budget{label}"),
                 points: vec![(1.0, b), (last, b)],
                 color: 6,
                 dashed: true,

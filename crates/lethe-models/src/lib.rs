@@ -45,6 +45,6 @@ pub mod solver;
 pub use error::{ModelError, Result};
 pub use loss::{Loss, LossKind};
 pub use model::{LinearModel, LinearModelParams, OneVsRestModel};
-pub use noise::{NoiseKind, Stream, gaussian_c, stream_rng};
+pub use noise::{NoiseKind, Stream, gaussian_c, keyed_stream_rng, stream_rng};
 pub use objective::Objective;
 pub use solver::{SolverKind, SolverOptions, SolverReport};

@@ -56,6 +56,7 @@ fn guarantee(g: &Guarantee) -> String {
         Guarantee::Exact => "exact".into(),
         Guarantee::Certified { epsilon, delta } => format!("certified ({epsilon}, {delta:e})"),
         Guarantee::None => "none".into(),
+        Guarantee::Replay => "replay (explicit b: not certified)".into(),
     }
 }
 

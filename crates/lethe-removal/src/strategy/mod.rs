@@ -1,7 +1,8 @@
 //! Removal strategies behind one trait, so one experiment can run every strategy on the same
 //! request sequence and report the same fields (DESIGN §2).
 //!
-//! - `newton`: certified removal ([`crate::CertifiedModel`]), (ε, δ)-certified;
+//! - `newton`: certified removal ([`crate::CertifiedModel`]), (ε, δ)-certified (a
+//!   [`Guarantee::Replay`] when b was given explicitly);
 //! - `retrain`: Algorithm 1 on the remaining rows with a fresh b — the exact reference
 //!   ([`RetrainStrategy`]);
 //! - `influence`: Koh & Liang's one-step update with the full-data Hessian factored once
@@ -159,6 +160,10 @@ pub enum Guarantee {
     },
     /// No formal guarantee (a heuristic).
     None,
+    /// A replay of a run with an explicit, public noise vector b (`train_with_noise`,
+    /// `model.noise_vector`): certified removal needs b to be a secret random draw, so nothing
+    /// is certified, though every bound is still computed and reported.
+    Replay,
 }
 
 /// What one request did.
@@ -234,6 +239,9 @@ impl RemovalStrategy for CertifiedModel {
     }
 
     fn guarantee(&self) -> Guarantee {
+        if self.explicit_noise() {
+            return Guarantee::Replay;
+        }
         Guarantee::Certified {
             epsilon: self.params().epsilon,
             delta: self.params().delta,

@@ -250,9 +250,18 @@ pub struct ModelConfig {
     /// `gaussian` (default) or `gamma_norm`.
     #[serde(default)]
     pub noise: NoiseKind,
-    /// b given explicitly (d numbers, or K lists for one-vs-rest).
+    /// b given explicitly (d numbers, or K lists for one-vs-rest). A run with an explicit b is
+    /// a **replay**: b is public, so nothing is certified (`guarantee` kind `replay`,
+    /// `certified: false`, no ε), though every bound is still reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise_vector: Option<NoiseVector>,
+    /// Extension (deployment): a key file whose 256-bit secret seeds every noise stream of the
+    /// model (training and retrains) instead of `seed`, so b is not derivable from the result.
+    /// Created with 32 bytes of OS entropy (hex, mode 0600) if it does not exist; a relative
+    /// path is resolved against the config's directory. Results and ledgers never contain
+    /// the key or b (a ledger holds a SHA-256 commitment to b).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_key: Option<String>,
     /// Extension: the training solver `{kind, tolerance, max_iterations}` (default newton_pcg,
     /// ‖∇L_b‖ ≤ 1e-8, 1000 iterations).
     #[serde(default)]
@@ -456,6 +465,15 @@ pub struct RemovalConfig {
     /// Extension: tuning of the fast step solvers.
     #[serde(default)]
     pub fast_path: FastPathOptions,
+    /// Extension: write a tamper-evident certificate ledger (`lethe_removal::ledger`) beside
+    /// the result, `OUT/<name>.ledgers/<index>-<hash>.jsonl`, replayable with `lethe verify`
+    /// (`newton` only; default false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub ledger: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Default for RemovalConfig {
@@ -473,6 +491,7 @@ impl Default for RemovalConfig {
             spectral_norm: SpectralNormMode::default(),
             exact_residual: true,
             fast_path: FastPathOptions::default(),
+            ledger: false,
         }
     }
 }
@@ -815,6 +834,7 @@ const MODEL: &[Field] = &[
     req("sigma", Kind::Leaf(check_sigma)),
     opt("noise", Kind::Leaf(de::<NoiseKind>)),
     opt("noise_vector", Kind::Leaf(check_noise_vector)),
+    opt("noise_key", Kind::Leaf(check_noise_key)),
     opt("solver", Kind::Object(MODEL_SOLVER)),
 ];
 
@@ -843,6 +863,7 @@ const REMOVAL: &[Field] = &[
     opt("spectral_norm", Kind::Leaf(de::<SpectralNormMode>)),
     opt("exact_residual", Kind::Leaf(boolean)),
     opt("fast_path", Kind::Leaf(de::<FastPathOptions>)),
+    opt("ledger", Kind::Leaf(boolean)),
 ];
 
 const AUDIT: &[Field] = &[
@@ -1284,6 +1305,17 @@ fn check_noise_vector(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {
         } else {
             finite(item, &p, out);
         }
+    }
+}
+
+fn check_noise_key(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {
+    match v.as_str() {
+        Some(s) if !s.trim().is_empty() => {}
+        Some(_) => out.push(ConfigIssue::new(
+            path,
+            "the key file path must not be empty",
+        )),
+        None => string(v, path, out),
     }
 }
 
@@ -1945,13 +1977,41 @@ pub fn cross_check(v: &Value) -> Vec<ConfigIssue> {
             ));
         }
     }
+    let newton = match crate::json::get(v, "removal.strategy") {
+        None => true,
+        Some(Value::String(name)) => name == "newton",
+        Some(other) => other.get("strategy").and_then(Value::as_str) == Some("newton"),
+    };
+    if crate::json::get(v, "removal.ledger").and_then(Value::as_bool) == Some(true) && !newton {
+        out.push(ConfigIssue::new(
+            "$.removal.ledger",
+            "a certificate ledger is written by the `newton` strategy only (other strategies \
+             issue no certificates)",
+        ));
+    }
+    if has(v, "model.noise_key") {
+        if has(v, "model.noise_vector") {
+            out.push(ConfigIssue::new(
+                "$.model.noise_key",
+                "give either `noise_key` (a secret b) or `noise_vector` (an explicit, public b), \
+                 not both",
+            ));
+        }
+        if !newton {
+            out.push(ConfigIssue::new(
+                "$.model.noise_key",
+                "a noise key is only used by the `newton` strategy",
+            ));
+        }
+        if has(v, "compare") {
+            out.push(ConfigIssue::new(
+                "$.model.noise_key",
+                "a noise key cannot be combined with `compare` (compared strategies draw b from \
+                 the seed)",
+            ));
+        }
+    }
     if has(v, "model.noise_vector") {
-        let strategy = crate::json::get(v, "removal.strategy");
-        let newton = match strategy {
-            None => true,
-            Some(Value::String(name)) => name == "newton",
-            Some(other) => other.get("strategy").and_then(Value::as_str) == Some("newton"),
-        };
         if !newton {
             out.push(ConfigIssue::new(
                 "$.model.noise_vector",

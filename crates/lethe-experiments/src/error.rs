@@ -123,6 +123,14 @@ pub enum ExperimentError {
         /// What is wrong.
         what: String,
     },
+    /// A certificate ledger did not verify, or could not be read (`lethe verify`).
+    #[error("{source}")]
+    Ledger {
+        /// The ledger file.
+        path: PathBuf,
+        /// What lethe-removal's replay found.
+        source: Box<lethe_removal::RemovalError>,
+    },
     /// Drawing a plot failed.
     #[error("plot {path}: {what}")]
     Plot {
@@ -177,6 +185,14 @@ impl ExperimentError {
             | ExperimentError::Result { .. }
             | ExperimentError::Plot { .. } => exit::IO,
             ExperimentError::Point { source, .. } => source.exit_code(),
+            ExperimentError::Ledger { source, .. } => {
+                use lethe_removal::RemovalError as R;
+                match source.as_ref() {
+                    R::LedgerNeedsKey { .. } => exit::INVALID,
+                    R::Ledger { .. } | R::NoiseKey { .. } => exit::IO,
+                    _ => exit::FAILURE,
+                }
+            }
             ExperimentError::Points(v) => v.first().map_or(exit::FAILURE, |e| e.exit_code()),
             _ => exit::FAILURE,
         }

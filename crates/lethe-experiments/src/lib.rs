@@ -12,6 +12,7 @@
 //! | [`sweep`] | a whole sweep: parallel points, shards, resume, atomic point and result files |
 //! | [`report`] | Markdown tables and SVG plots from result files |
 //! | [`json`] | explicit non-finite floats, canonical hashes, atomic writes |
+//! | [`verify`] | `lethe verify`: replaying the certificate ledgers of `removal.ledger` runs |
 //!
 //! Library code never panics on bad input: every failure is an [`ExperimentError`], which the
 //! binary maps to an exit code ([`error::exit`]).
@@ -31,5 +32,6 @@ pub mod json;
 pub mod report;
 pub mod runner;
 pub mod sweep;
+pub mod verify;
 
 pub use error::{ConfigIssue, ConfigIssues, ExperimentError, Result};

@@ -9,8 +9,9 @@ use std::time::Instant;
 use lethe_data::Dataset;
 use lethe_models::{LinearModelParams, Stream};
 use lethe_removal::{
-    BudgetPolicy, CertifiedModel, CertifiedParams, Comparison, Guarantee, RemovalStrategy,
-    ScoringModel, SisaConfig, SisaStrategy, StrategySpec, batches, build_strategy,
+    BudgetPolicy, CertifiedModel, CertifiedParams, Comparison, Guarantee, Ledger, NoiseKey,
+    NoiseSecrecy, RemovalStrategy, ScoringModel, SisaConfig, SisaStrategy, StrategySpec, batches,
+    build_strategy,
     compare_strategies, decision_accuracy, deletion_sequence, label_sets,
 };
 use nalgebra::{DMatrix, DVector};
@@ -62,6 +63,12 @@ pub struct Provenance {
     pub build_commit: String,
     /// The machine.
     pub host: Host,
+    /// Who can know the noise b of this point's model: `derivable_from_seed` (the default:
+    /// b follows from `seed`, which every result contains, so the certificates describe the
+    /// mechanism but keep nothing secret from a reader of the result), `key_file`
+    /// (`model.noise_key`: b drawn from a secret key that no result contains) or
+    /// `explicit_replay` (`model.noise_vector`: b is public, nothing is certified).
+    pub noise_secrecy: NoiseSecrecy,
 }
 
 /// The machine a point ran on (for timing comparisons).
@@ -140,6 +147,7 @@ impl Provenance {
             git_dirty: dirty,
             build_commit: env!("LETHE_BUILD_COMMIT").to_string(),
             host: Host::detect(),
+            noise_secrecy: NoiseSecrecy::DerivableFromSeed,
         }
     }
 }
@@ -377,6 +385,134 @@ pub struct RunRecord {
     /// The host's 1-minute load average when the point finished (Linux `/proc/loadavg`; null
     /// elsewhere): above the number of threads, other processes competed for the CPU.
     pub load_average_1m: Option<f64>,
+    /// The certificate ledger of this point (`removal.ledger`), relative to the output
+    /// directory: `<name>.ledgers/<index>-<hash>.jsonl`; null without one.
+    pub ledger: Option<String>,
+}
+
+/// Where a point writes its ledger (`removal.ledger: true`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerTarget {
+    /// The output directory.
+    pub out_dir: std::path::PathBuf,
+    /// The ledger's path relative to `out_dir` (recorded in [`RunRecord::ledger`]).
+    pub relative: String,
+    /// Replace an existing ledger (`--force`); otherwise an existing file is an error.
+    pub replace: bool,
+}
+
+impl LedgerTarget {
+    /// The ledger of point `index` with config hash `hash` of experiment `name`:
+    /// `OUT/<name>.ledgers/<index>-<hash>.jsonl`.
+    pub fn new(
+        out_dir: &std::path::Path,
+        name: &str,
+        index: usize,
+        hash: &str,
+        replace: bool,
+    ) -> Self {
+        Self {
+            out_dir: out_dir.to_path_buf(),
+            relative: format!("{name}.ledgers/{index}-{hash}.jsonl"),
+            replace,
+        }
+    }
+
+    /// The final path.
+    pub fn path(&self) -> std::path::PathBuf {
+        self.out_dir.join(&self.relative)
+    }
+}
+
+/// A ledger being written under a temporary name in the ledger directory; [`PointLedger::finish`]
+/// closes it and renames it to its final name, so a killed or failed run never leaves a half
+/// ledger under the final name (a failed point removes its temporary file).
+struct PointLedger {
+    ledger: Option<Ledger>,
+    tmp: std::path::PathBuf,
+    target: LedgerTarget,
+}
+
+impl PointLedger {
+    fn create(target: &LedgerTarget, model: &CertifiedModel, context: Value) -> Result<Self> {
+        let path = target.path();
+        if !target.replace && path.exists() {
+            return Err(ExperimentError::Result {
+                path,
+                what: "a ledger of this point exists although its point file does not; move it \
+                       away or re-run with --force (ledgers are never overwritten otherwise)"
+                    .into(),
+            });
+        }
+        let dir = path.parent().unwrap_or(&target.out_dir).to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|e| ExperimentError::Io {
+            path: dir.clone(),
+            source: e,
+        })?;
+        let file = path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(".{file}.{}.tmp", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        let ledger = Ledger::create_with_context(&tmp, model, Some(context))?;
+        Ok(Self {
+            ledger: Some(ledger),
+            tmp,
+            target: target.clone(),
+        })
+    }
+
+    fn append(&mut self, c: &lethe_removal::Certificate) -> Result<()> {
+        match &mut self.ledger {
+            Some(l) => Ok(l.append(c)?),
+            None => Ok(()),
+        }
+    }
+
+    /// Closes the ledger and moves it to its final name; returns that name relative to OUT.
+    fn finish(mut self, model: &CertifiedModel) -> Result<String> {
+        if let Some(l) = self.ledger.take() {
+            l.close(model)?;
+        }
+        let path = self.target.path();
+        if !self.target.replace && path.exists() {
+            return Err(ExperimentError::Result {
+                path,
+                what: "a ledger appeared under this name while the point ran; not overwritten"
+                    .into(),
+            });
+        }
+        std::fs::rename(&self.tmp, &path).map_err(|e| ExperimentError::Io {
+            path: path.clone(),
+            source: e,
+        })?;
+        Ok(self.target.relative.clone())
+    }
+}
+
+impl Drop for PointLedger {
+    fn drop(&mut self) {
+        // Not finished (the point failed): remove the temporary file.
+        if self.ledger.is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// The noise key of a config with `model.noise_key` (a relative path against the config's
+/// directory), created with fresh OS entropy if the file does not exist.
+///
+/// # Errors
+/// [`ExperimentError::Removal`] if the key file cannot be read, created or parsed.
+pub fn noise_key(cfg: &ExperimentConfig, ctx: &DataContext) -> Result<Option<NoiseKey>> {
+    match &cfg.model.noise_key {
+        Some(p) => {
+            let path = ctx.config_dir.join(p);
+            Ok(Some(NoiseKey::load_or_create(&path)?.0))
+        }
+        None => Ok(None),
+    }
 }
 
 /// The host's 1-minute load average (Linux `/proc/loadavg`), if readable.
@@ -517,6 +653,8 @@ fn scoring_weights(
 /// shard models; every other strategy is used through [`RemovalStrategy`].
 enum Trained {
     Sisa(SisaStrategy),
+    /// Certified Newton removal, kept concrete for its ledger.
+    Newton(Box<CertifiedModel>),
     Other(Box<dyn RemovalStrategy>),
 }
 
@@ -526,6 +664,7 @@ impl std::ops::Deref for Trained {
     fn deref(&self) -> &Self::Target {
         match self {
             Trained::Sisa(s) => s,
+            Trained::Newton(m) => m.as_ref(),
             Trained::Other(b) => b.as_ref(),
         }
     }
@@ -535,6 +674,7 @@ impl std::ops::DerefMut for Trained {
     fn deref_mut(&mut self) -> &mut Self::Target {
         match self {
             Trained::Sisa(s) => s,
+            Trained::Newton(m) => m.as_mut(),
             Trained::Other(b) => b.as_mut(),
         }
     }
@@ -545,6 +685,7 @@ impl Trained {
     fn audit_model(&self) -> Option<AuditModel> {
         match self {
             Trained::Sisa(s) => Some(AuditModel::sisa(s)),
+            Trained::Newton(m) => RemovalStrategy::weights(m.as_ref()).map(AuditModel::Linear),
             Trained::Other(b) => b.weights().map(AuditModel::Linear),
         }
     }
@@ -612,6 +753,13 @@ fn unlearned_certification(
                 cfg.removal.strategy.0.name()
             ),
         ),
+        Guarantee::Replay => Certification::new(
+            CertificateKind::None,
+            None,
+            None,
+            "replay: b was given explicitly (model.noise_vector), so it is public and nothing \
+             is certified",
+        ),
     }
 }
 
@@ -677,6 +825,7 @@ pub fn run_point(
     ctx: &DataContext,
     cache: &DataCache,
     progress: &dyn PointProgress,
+    ledger_target: Option<&LedgerTarget>,
 ) -> Result<RunRecord> {
     let start = Instant::now();
     let mut timings = Timings::default();
@@ -698,23 +847,28 @@ pub fn run_point(
     let mut initial_epsilon = None;
     let mut strategy: Trained = match spec {
         StrategySpec::Newton => {
-            let model = match &cfg.model.noise_vector {
-                Some(nv) => CertifiedModel::train_with_noise(
+            let model = match (&cfg.model.noise_vector, noise_key(cfg, ctx)?) {
+                (Some(nv), _) => CertifiedModel::train_with_noise(
                     cparams,
                     Arc::clone(&train),
                     cfg.seed,
                     nv.vectors().into_iter().map(DVector::from_vec).collect(),
                 )?,
-                None => CertifiedModel::train(cparams, Arc::clone(&train), cfg.seed)?,
+                (None, Some(key)) => {
+                    CertifiedModel::train_with_key(cparams, Arc::clone(&train), cfg.seed, key)?
+                }
+                (None, None) => CertifiedModel::train(cparams, Arc::clone(&train), cfg.seed)?,
             };
             initial_epsilon = Some(model.epsilon_spent_now());
             newton_info = Some((
                 model.train_summary().clone(),
                 model.spectral_norm(),
-                model.class_models()[0].noise.norm(),
+                // ‖b‖ of a secret b is not written either.
+                (model.noise_secrecy() != NoiseSecrecy::KeyFile)
+                    .then(|| model.class_models()[0].noise.norm()),
                 model.budget(),
             ));
-            Trained::Other(Box::new(model))
+            Trained::Newton(Box::new(model))
         }
         StrategySpec::Sisa {
             shards,
@@ -764,7 +918,7 @@ pub fn run_point(
         spectral_norm: newton_info.as_ref().map(|(_, n, ..)| *n),
         spectral_norm_seconds: newton_info.as_ref().map(|(s, ..)| s.spectral_norm_seconds),
         class_models: classes.len(),
-        noise_norm: newton_info.as_ref().map(|(_, _, b, _)| *b),
+        noise_norm: newton_info.as_ref().and_then(|(_, _, b, _)| *b),
         weight_norm: initial_weights.as_ref().map(|w| w.column(0).norm()),
     };
 
@@ -778,6 +932,28 @@ pub fn run_point(
     )?;
     timings.order = t.elapsed().as_secs_f64();
 
+    let mut ledger = match (&strategy, cfg.removal.ledger) {
+        (Trained::Newton(model), true) => {
+            let target = ledger_target.ok_or_else(|| {
+                ExperimentError::Usage(
+                    "removal.ledger needs an output directory for the ledger file".into(),
+                )
+            })?;
+            let context = serde_json::json!({
+                "config": config_value,
+                "config_dir": ctx.config_dir,
+            });
+            Some(PointLedger::create(target, model, context)?)
+        }
+        (_, true) => {
+            return Err(ExperimentError::Usage(format!(
+                "removal.ledger: strategy `{}` issues no certificates (newton only)",
+                spec.name()
+            )));
+        }
+        _ => None,
+    };
+
     progress.phase("removing");
     let t = Instant::now();
     let mut removals = Vec::with_capacity(requests.len());
@@ -789,6 +965,9 @@ pub fn run_point(
     for (i, batch) in requests.iter().enumerate() {
         let outcome = strategy.remove(batch)?;
         let cert = outcome.certificate.as_ref();
+        if let (Some(l), Some(c)) = (&mut ledger, cert) {
+            l.append(c)?;
+        }
         let exceeded = match cert {
             Some(c) => match cfg.removal.budget_policy {
                 BudgetPolicy::Retrain => c.retrained,
@@ -839,6 +1018,10 @@ pub fn run_point(
         }
     }
     timings.removals = t.elapsed().as_secs_f64();
+    let ledger_path = match (ledger, &strategy) {
+        (Some(l), Trained::Newton(model)) => Some(l.finish(model)?),
+        _ => None,
+    };
     let served = removals.len();
     let supported_removals = supported.unwrap_or(served);
     let removed: Vec<usize> = removals.iter().flat_map(|r| r.indices.clone()).collect();
@@ -1088,7 +1271,13 @@ pub fn run_point(
         params,
         seed: cfg.seed,
         config: config_value,
-        provenance: provenance.clone(),
+        provenance: Provenance {
+            noise_secrecy: match &strategy {
+                Trained::Newton(m) => m.noise_secrecy(),
+                _ => NoiseSecrecy::DerivableFromSeed,
+            },
+            ..provenance.clone()
+        },
         finished_unix: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
@@ -1101,5 +1290,6 @@ pub fn run_point(
         compare,
         timings,
         load_average_1m: load_average(),
+        ledger: ledger_path,
     })
 }

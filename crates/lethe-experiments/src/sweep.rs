@@ -29,7 +29,7 @@ use crate::config::{self, LoadedConfig, PointSpec};
 use crate::data::{self, DataCache, DataContext};
 use crate::error::{ConfigIssue, ConfigIssues, ExperimentError, Result};
 use crate::json;
-use crate::runner::{PointProgress, Provenance, run_point};
+use crate::runner::{LedgerTarget, PointProgress, Provenance, noise_key, run_point};
 
 /// Schema tag of a merged result file.
 pub const RESULT_SCHEMA: &str = "lethe.result/1";
@@ -412,6 +412,11 @@ pub fn run_experiment(config_path: &Path, opts: &RunOptions) -> Result<RunSummar
         }
     }
 
+    // Create missing noise key files once, before points run in parallel.
+    for p in &pending {
+        noise_key(&p.config, &ctx)?;
+    }
+
     let display = Display::new(opts.quiet, pending.len(), &name);
     if !skipped.is_empty() {
         display.line(&format!(
@@ -430,6 +435,8 @@ pub fn run_experiment(config_path: &Path, opts: &RunOptions) -> Result<RunSummar
             .map(|p| {
                 let what = describe(&p.spec.params);
                 let bar = display.start_point(p.spec.index, &what);
+                let ledger =
+                    LedgerTarget::new(&opts.out_dir, &name, p.spec.index, &p.hash, opts.force);
                 let result = run_point(
                     &p.config,
                     p.spec.index,
@@ -440,6 +447,7 @@ pub fn run_experiment(config_path: &Path, opts: &RunOptions) -> Result<RunSummar
                     &ctx,
                     &cache,
                     &bar,
+                    Some(&ledger),
                 )
                 .and_then(|record| {
                     let run = json::to_value(&record)?;

@@ -257,3 +257,36 @@ fn an_explicit_noise_vector_needs_the_newton_strategy() {
     assert_eq!(issues.len(), 1, "{issues:?}");
     assert_eq!(issues[0].path, "$.model.noise_vector");
 }
+
+#[test]
+fn a_ledger_needs_newton_and_a_noise_key_excludes_an_explicit_b() {
+    let mut cfg = synthetic_config("ledger");
+    cfg["removal"]["ledger"] = json!(true);
+    cfg["model"]["noise_key"] = json!("key.hex");
+    assert!(
+        validate_value(&cfg).is_empty(),
+        "{:?}",
+        validate_value(&cfg)
+    );
+    assert!(config::cross_check(&cfg).is_empty());
+    cfg["removal"]["strategy"] = json!({ "strategy": "sisa", "shards": 2 });
+    let got: BTreeSet<String> = config::cross_check(&cfg)
+        .into_iter()
+        .map(|i| i.path)
+        .collect();
+    assert!(got.contains("$.removal.ledger"), "{got:?}");
+    assert!(got.contains("$.model.noise_key"), "{got:?}");
+    let mut cfg = synthetic_config("ledger");
+    cfg["model"]["noise_key"] = json!("key.hex");
+    cfg["model"]["noise_vector"] = json!([0.1, 0.2, 0.3, 0.4, 0.5]);
+    let issues = config::cross_check(&cfg);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0].path, "$.model.noise_key");
+    cfg["removal"]["ledger"] = json!("yes");
+    cfg["model"]["noise_key"] = json!(3);
+    let got: BTreeSet<String> = validate_value(&cfg).into_iter().map(|i| i.path).collect();
+    assert!(
+        got.contains("$.removal.ledger") && got.contains("$.model.noise_key"),
+        "{got:?}"
+    );
+}

@@ -49,6 +49,6 @@ pub use accounting::Accounting;
 pub use error::{ModelError, Result};
 pub use loss::{Loss, LossKind};
 pub use model::{LinearModel, LinearModelParams, OneVsRestModel};
-pub use noise::{NoiseKind, Stream, gaussian_c, stream_rng};
+pub use noise::{NoiseKind, Stream, gaussian_c, keyed_stream_rng, stream_rng};
 pub use objective::Objective;
 pub use solver::{SolverKind, SolverOptions, SolverReport};

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
 use crate::loss::LossKind;
-use crate::noise::{NoiseKind, Stream, stream_rng};
+use crate::noise::{NoiseKind, Stream, keyed_stream_rng, stream_rng};
 use crate::objective::{Objective, check_finite, check_lambda};
 use crate::solver::{SolverOptions, SolverReport, minimize};
 
@@ -66,6 +66,18 @@ impl LinearModelParams {
     pub fn draw_noise(&self, d: usize, seed: u64, stream: Stream) -> Result<DVector<f64>> {
         self.noise
             .sample(self.sigma, d, &mut stream_rng(seed, stream))
+    }
+
+    /// Draws b for the given stream of a 256-bit secret `key` (see
+    /// [`crate::noise::keyed_stream_rng`]).
+    pub fn draw_noise_keyed(
+        &self,
+        d: usize,
+        key: &[u8; 32],
+        stream: Stream,
+    ) -> Result<DVector<f64>> {
+        self.noise
+            .sample(self.sigma, d, &mut keyed_stream_rng(key, stream))
     }
 
     /// Trains on every row with b drawn from the training stream of `seed` (class 0).

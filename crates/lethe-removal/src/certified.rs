@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::bounds::BoundKind;
 use crate::error::{RemovalError, Result};
+use crate::noise_key::NoiseKey;
 use crate::step::{FastPathOptions, StepCache, StepInput, StepReport, StepSolver, newton_step};
 
 /// What happens when a step would push β over the budget.
@@ -46,6 +47,41 @@ pub enum SpectralNormMode {
     /// ‖X′‖₂ of the remaining rows for every request: the Gram matrix is downdated
     /// (O(md²)) and eigen-solved (O(d³)). Slightly tighter; what DESIGN's fixture uses.
     Remaining,
+}
+
+/// Who can know the perturbation b of a model — which decides whether its certificates protect
+/// anything. The guarantee of Guo et al. (2020) is about a *secret* random b.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoiseSecrecy {
+    /// b is drawn from the named streams of the experiment `seed` ([`CertifiedModel::train`]).
+    /// The seed is written in every result and b in every ledger header, so anyone holding
+    /// them can re-derive b: right for research and reproduction, not for a deployment.
+    DerivableFromSeed,
+    /// b is drawn from a 256-bit secret kept in a key file ([`CertifiedModel::train_with_key`]);
+    /// results never contain it and a ledger holds only a commitment to b.
+    KeyFile,
+    /// b was given explicitly ([`CertifiedModel::train_with_noise`]): public and fixed, so the
+    /// run is a *replay* and certifies nothing (every bound is still reported).
+    ExplicitReplay,
+}
+
+impl NoiseSecrecy {
+    /// The snake-case name used in results and ledgers.
+    pub fn name(&self) -> &'static str {
+        match self {
+            NoiseSecrecy::DerivableFromSeed => "derivable_from_seed",
+            NoiseSecrecy::KeyFile => "key_file",
+            NoiseSecrecy::ExplicitReplay => "explicit_replay",
+        }
+    }
+}
+
+/// Where the initial b of [`CertifiedModel`]'s training comes from.
+enum NoiseInit {
+    Seeded,
+    Explicit(Vec<DVector<f64>>),
+    Key(NoiseKey),
 }
 
 /// Hyper-parameters of certified removal (unchecked; see [`CertifiedParams::check`]).
@@ -250,8 +286,9 @@ pub struct Certificate {
     pub epsilon_spent_analytic: Option<f64>,
     /// Whether the model was retrained from scratch with a fresh b.
     pub retrained: bool,
-    /// Whether the released model is (ε, δ)-certified: noise σ > 0, every row ‖x‖ ≤ 1, a convex
-    /// loss, and β ≤ budget. (Squared loss: the step is exact; β stays r₀.)
+    /// Whether the released model is (ε, δ)-certified: noise σ > 0 drawn at random (not given
+    /// explicitly: a replay certifies nothing), every row ‖x‖ ≤ 1, a convex loss, and
+    /// β ≤ budget. (Squared loss: the step is exact; β stays r₀.)
     pub certified: bool,
     /// Whether the Newton step has no Taylor remainder (γ = 0: squared loss), so the
     /// data-dependent and tight bounds are 0. The linear solve is exact only on the `cholesky`
@@ -294,6 +331,8 @@ pub struct CertifiedModel {
     retrains: u32,
     certifiable: bool,
     explicit_noise: bool,
+    /// The secret the noise streams are keyed by, instead of `seed` (key-file models).
+    noise_key: Option<NoiseKey>,
     train: TrainSummary,
 }
 
@@ -302,26 +341,47 @@ impl CertifiedModel {
     ///
     /// Binary data (labels ±1, or real labels for the squared loss) gives one model; class ids
     /// with a logistic loss give one-vs-rest with one b_k per class.
+    ///
+    /// b is then derivable by anyone who knows `seed` ([`NoiseSecrecy::DerivableFromSeed`]):
+    /// fine for research; a deployment should use [`CertifiedModel::train_with_key`].
     pub fn train(params: CertifiedParams, data: Arc<Dataset>, seed: u64) -> Result<Self> {
-        Self::train_impl(params, data, seed, None)
+        Self::train_impl(params, data, seed, NoiseInit::Seeded)
     }
 
     /// Trains with explicit perturbations (one per class model), e.g. to replay another
     /// implementation's run. Retraining still draws fresh b from `seed`'s streams.
+    ///
+    /// Such a model is a **replay** ([`NoiseSecrecy::ExplicitReplay`]): the guarantee needs b to
+    /// be a secret random draw, and a b that was chosen and written down is neither. It is
+    /// never certified ([`CertifiedModel::is_certified`] is false and every certificate says
+    /// `certified: false`), its [`crate::RemovalStrategy::guarantee`] is
+    /// [`crate::Guarantee::Replay`], and it still reports every bound, β and the budget.
     pub fn train_with_noise(
         params: CertifiedParams,
         data: Arc<Dataset>,
         seed: u64,
         noise: Vec<DVector<f64>>,
     ) -> Result<Self> {
-        Self::train_impl(params, data, seed, Some(noise))
+        Self::train_impl(params, data, seed, NoiseInit::Explicit(noise))
+    }
+
+    /// Trains with every noise stream (the initial b and every retrain's fresh b) keyed by the
+    /// secret `key` instead of `seed` ([`NoiseSecrecy::KeyFile`]), so b cannot be derived from
+    /// anything a result or ledger contains. `seed` is kept only for the record.
+    pub fn train_with_key(
+        params: CertifiedParams,
+        data: Arc<Dataset>,
+        seed: u64,
+        key: NoiseKey,
+    ) -> Result<Self> {
+        Self::train_impl(params, data, seed, NoiseInit::Key(key))
     }
 
     fn train_impl(
         params: CertifiedParams,
         data: Arc<Dataset>,
         seed: u64,
-        noise: Option<Vec<DVector<f64>>>,
+        noise: NoiseInit,
     ) -> Result<Self> {
         params.check()?;
         if data.is_empty() {
@@ -342,24 +402,45 @@ impl CertifiedModel {
         let loss = params.model.loss;
         let label_sets = label_sets(&data, loss)?;
         let d = data.n_features();
-        let explicit_noise = noise.is_some();
-        let noises = match noise {
-            Some(v) => {
+        let explicit_noise = matches!(noise, NoiseInit::Explicit(_));
+        let (noises, noise_key) = match noise {
+            NoiseInit::Explicit(v) => {
                 if v.len() != label_sets.len() {
                     return Err(RemovalError::NoiseCount {
                         expected: label_sets.len(),
                         found: v.len(),
                     });
                 }
-                v
+                (v, None)
             }
-            None => (0..label_sets.len())
-                .map(|k| {
-                    params
-                        .model
-                        .draw_noise(d, seed, Stream::TrainingNoise { class: k as u32 })
-                })
-                .collect::<lethe_models::Result<Vec<_>>>()?,
+            NoiseInit::Seeded => (
+                (0..label_sets.len())
+                    .map(|k| {
+                        draw_noise(
+                            &params,
+                            d,
+                            seed,
+                            None,
+                            Stream::TrainingNoise { class: k as u32 },
+                        )
+                    })
+                    .collect::<lethe_models::Result<Vec<_>>>()?,
+                None,
+            ),
+            NoiseInit::Key(key) => (
+                (0..label_sets.len())
+                    .map(|k| {
+                        draw_noise(
+                            &params,
+                            d,
+                            seed,
+                            Some(&key),
+                            Stream::TrainingNoise { class: k as u32 },
+                        )
+                    })
+                    .collect::<lethe_models::Result<Vec<_>>>()?,
+                Some(key),
+            ),
         };
         let start = Instant::now();
         let mut classes = Vec::with_capacity(label_sets.len());
@@ -410,8 +491,14 @@ impl CertifiedModel {
             beta,
             requests: 0,
             retrains: 0,
-            certifiable: certifiable_norms && params.model.sigma > 0.0 && !params.adaptive_requests,
+            // An explicit b is public (a replay) and adaptive requests depend on b: neither
+            // is ever certified.
+            certifiable: certifiable_norms
+                && params.model.sigma > 0.0
+                && !explicit_noise
+                && !params.adaptive_requests,
             explicit_noise,
+            noise_key,
             rows: Arc::new(RowMajor::from_matrix(data.features())),
             gram_plan,
             train: TrainSummary {
@@ -509,9 +596,20 @@ impl CertifiedModel {
         self.retrains
     }
 
-    /// Whether the model trained with explicit (not seeded) noise.
+    /// Whether the model trained with explicit (not seeded) noise: a replay, never certified.
     pub fn explicit_noise(&self) -> bool {
         self.explicit_noise
+    }
+
+    /// Who can know b: derivable from the seed, secret in a key file, or an explicit replay.
+    pub fn noise_secrecy(&self) -> NoiseSecrecy {
+        if self.explicit_noise {
+            NoiseSecrecy::ExplicitReplay
+        } else if self.noise_key.is_some() {
+            NoiseSecrecy::KeyFile
+        } else {
+            NoiseSecrecy::DerivableFromSeed
+        }
     }
 
     /// The last training's summary.
@@ -519,8 +617,8 @@ impl CertifiedModel {
         &self.train
     }
 
-    /// Whether the current model is certified (σ > 0, rows ‖x‖ ≤ 1, non-adaptive requests and
-    /// β ≤ budget).
+    /// Whether the current model is certified (σ > 0, b drawn at random rather than given
+    /// explicitly, non-adaptive requests, rows ‖x‖ ≤ 1 and β ≤ budget).
     pub fn is_certified(&self) -> bool {
         self.certifiable && self.beta <= self.budget()
     }
@@ -795,9 +893,11 @@ impl CertifiedModel {
             .iter()
             .enumerate()
             .map(|(k, class)| {
-                let b = self.params.model.draw_noise(
+                let b = draw_noise(
+                    &self.params,
                     d,
                     self.seed,
+                    self.noise_key.as_ref(),
                     Stream::RetrainNoise {
                         class: k as u32,
                         retrain: self.retrains + 1,
@@ -813,6 +913,20 @@ impl CertifiedModel {
                 Ok((m.weights, m.noise, m.report.residual_norm))
             })
             .collect()
+    }
+}
+
+/// b for `stream`, keyed by `key` when there is one, else by `seed`.
+fn draw_noise(
+    params: &CertifiedParams,
+    d: usize,
+    seed: u64,
+    key: Option<&NoiseKey>,
+    stream: Stream,
+) -> lethe_models::Result<DVector<f64>> {
+    match key {
+        Some(k) => params.model.draw_noise_keyed(d, k.bytes(), stream),
+        None => params.model.draw_noise(d, seed, stream),
     }
 }
 

@@ -93,6 +93,62 @@ pub enum RemovalError {
         /// What went wrong (line number included where it applies).
         what: String,
     },
+    /// A replayed ledger differs from what it records: `line` (1-based) and the dotted
+    /// `field` name the first difference (`prev_sha256` when the hash chain is broken).
+    #[error(
+        "ledger {path}, line {line}, field `{field}`: the ledger has {found}, the replay gives {expected}"
+    )]
+    LedgerMismatch {
+        /// The ledger file.
+        path: String,
+        /// 1-based line number.
+        line: usize,
+        /// Dotted path of the field (`epsilon_spent`, `params.model.lambda`, `classes[0].v_norm`).
+        field: String,
+        /// What the replay (or the hash chain) gives.
+        expected: String,
+        /// What the ledger holds.
+        found: String,
+    },
+    /// A replayed request could not be served (its recorded rows are invalid), so the ledger
+    /// was changed.
+    #[error("ledger {path}, line {line}: the replay cannot serve this request: {what}")]
+    LedgerReplay {
+        /// The ledger file.
+        path: String,
+        /// 1-based line number.
+        line: usize,
+        /// Why.
+        what: String,
+    },
+    /// A ledger without its closing record: cut short, or its writer never finished.
+    #[error(
+        "ledger {path} is not closed: it ends after line {lines} without its closing record \
+         (cut short, or the run that wrote it did not finish)"
+    )]
+    LedgerNotClosed {
+        /// The ledger file.
+        path: String,
+        /// Complete lines present.
+        lines: usize,
+    },
+    /// A ledger whose noise came from a secret key file, replayed without the key.
+    #[error(
+        "ledger {path} was written with a secret noise key (b is not in the ledger, only its \
+         SHA-256 commitment): give the key file to replay it"
+    )]
+    LedgerNeedsKey {
+        /// The ledger file.
+        path: String,
+    },
+    /// A noise key file could not be read, created or parsed.
+    #[error("noise key {path}: {what}")]
+    NoiseKey {
+        /// The key file.
+        path: String,
+        /// What went wrong (never the key).
+        what: String,
+    },
     /// Invalid data.
     #[error(transparent)]
     Data(#[from] DataError),

@@ -58,18 +58,20 @@ mod certified;
 pub mod compare;
 mod error;
 pub mod ledger;
+mod noise_key;
 pub mod orders;
 pub mod step;
 pub mod strategy;
 
 pub use bounds::BoundKind;
 pub use certified::{
-    BudgetPolicy, Certificate, CertifiedModel, CertifiedParams, ClassModel, SpectralNormMode,
-    TrainSummary, decision_accuracy, label_sets, validate_request,
+    BudgetPolicy, Certificate, CertifiedModel, CertifiedParams, ClassModel, NoiseSecrecy,
+    SpectralNormMode, TrainSummary, decision_accuracy, label_sets, validate_request,
 };
 pub use compare::{Comparison, compare_strategies, sape};
 pub use error::{RemovalError, Result};
-pub use ledger::{Ledger, verify};
+pub use ledger::{Ledger, VerifyOptions, verify, verify_with};
+pub use noise_key::NoiseKey;
 pub use orders::{
     DeletionOrder, InformedBy, ModelView, OrderSpec, ScoringModel, batches, deletion_sequence,
 };

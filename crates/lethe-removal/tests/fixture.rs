@@ -173,3 +173,52 @@ fn squared_loss_step_equals_retraining() {
     assert!((w[1] - -0.15112416851190802).abs() < 1e-15, "{}", w[1]);
     assert!(c.step_residual_norm.unwrap() < 1e-14);
 }
+
+/// Issue #14.1: an explicit b is public, so a run with one is a replay — never certified, no
+/// certified guarantee — while every bound is still reported (here the fixture's numbers).
+#[test]
+fn an_explicit_noise_vector_is_a_replay_that_certifies_nothing() {
+    use lethe_removal::{Guarantee, NoiseSecrecy, RemovalStrategy};
+    let mut m = logistic_model();
+    assert!(!m.is_certified());
+    assert_eq!(m.guarantee(), Guarantee::Replay);
+    assert_eq!(m.noise_secrecy(), NoiseSecrecy::ExplicitReplay);
+    let c = m.remove(&[5]).unwrap();
+    assert!(!c.certified);
+    close(
+        c.bound_data_dependent,
+        0.23163507803328529,
+        "data-dependent bound",
+    );
+    close(c.bound_worst_case, 20.0, "worst case");
+
+    // The issue's case: b = 0 and σ = 100, a budget no request comes near.
+    let mut model = LinearModelParams::logistic(0.1, 100.0);
+    model.solver = SolverOptions {
+        tolerance: 1e-13,
+        ..SolverOptions::default()
+    };
+    let mut m = CertifiedModel::train_with_noise(
+        CertifiedParams::new(model),
+        data(vec![1.0, 1.0, -1.0, 1.0, -1.0, -1.0]),
+        0,
+        vec![DVector::zeros(2)],
+    )
+    .unwrap();
+    for req in [[5], [4], [3]] {
+        let c = m.remove(&req).unwrap();
+        assert!(c.beta <= c.budget && !c.retrained);
+        assert!(!c.certified, "request {}", c.request);
+        assert!(c.bound_data_dependent > 0.0);
+    }
+    assert_eq!(m.guarantee(), Guarantee::Replay);
+    // Seeded training of the same problem is certified.
+    let mut seeded = CertifiedModel::train(
+        CertifiedParams::new(model),
+        data(vec![1.0, 1.0, -1.0, 1.0, -1.0, -1.0]),
+        0,
+    )
+    .unwrap();
+    assert!(seeded.remove(&[5]).unwrap().certified);
+    assert!(matches!(seeded.guarantee(), Guarantee::Certified { .. }));
+}

@@ -322,10 +322,7 @@ fn runs_table(r: &ResultDoc) -> String {
             vec![
                 int(num(run, "index")),
                 params_text(run),
-                json::get(run, "train.strategy")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?")
-                    .to_string(),
+                strategy_text(run),
                 guarantee_text(run),
                 secs(num(run, "train.seconds")),
                 pct(num(run, "train.test_accuracy")),
@@ -384,6 +381,18 @@ fn guarantee_text(run: &Value) -> String {
         .and_then(Value::as_str)
         .unwrap_or("paper");
     format!("certified ({accounting})")
+}
+
+/// A run's strategy, labelled when its guarantee is a replay (an explicit, public b:
+/// `model.noise_vector`), which certifies nothing.
+fn strategy_text(run: &Value) -> String {
+    let name = json::get(run, "train.strategy")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    match json::get(run, "train.guarantee.kind").and_then(Value::as_str) {
+        Some("replay") => format!("{name} (replay: explicit b, not certified)"),
+        _ => name.to_string(),
+    }
 }
 
 /// `estimate [lower, upper]` of a metric and its `<key>_ci` interval.

@@ -1,7 +1,8 @@
 //! Removal strategies behind one trait, so one experiment can run every strategy on the same
 //! request sequence and report the same fields (DESIGN §2).
 //!
-//! - `newton`: certified removal ([`crate::CertifiedModel`]), (ε, δ)-certified;
+//! - `newton`: certified removal ([`crate::CertifiedModel`]), (ε, δ)-certified (a
+//!   [`Guarantee::Replay`] when b was given explicitly);
 //! - `retrain`: Algorithm 1 on the remaining rows with a fresh b — the exact reference
 //!   ([`RetrainStrategy`]);
 //! - `influence`: Koh & Liang's one-step update with the full-data Hessian factored once
@@ -164,11 +165,15 @@ pub enum Guarantee {
     Adaptive,
     /// No formal guarantee (a heuristic).
     None,
+    /// A replay of a run with an explicit, public noise vector b (`train_with_noise`,
+    /// `model.noise_vector`): certified removal needs b to be a secret random draw, so nothing
+    /// is certified, though every bound is still computed and reported.
+    Replay,
 }
 
 impl Guarantee {
     /// A label for tables: `exact`, `certified (ε = 1, δ = 1e-4)`, `certified (pure ε = 1)`,
-    /// `adaptive (uncertified)` or `none`.
+    /// `adaptive (uncertified)`, `replay (explicit b: not certified)` or `none`.
     pub fn label(&self) -> String {
         match self {
             Guarantee::Exact => "exact".into(),
@@ -179,6 +184,7 @@ impl Guarantee {
                 format!("certified (ε = {epsilon}, δ = {delta:e})")
             }
             Guarantee::Adaptive => "adaptive (uncertified)".into(),
+            Guarantee::Replay => "replay (explicit b: not certified)".into(),
             Guarantee::None => "none".into(),
         }
     }
@@ -257,6 +263,9 @@ impl RemovalStrategy for CertifiedModel {
     }
 
     fn guarantee(&self) -> Guarantee {
+        if self.explicit_noise() {
+            return Guarantee::Replay;
+        }
         if self.params().adaptive_requests {
             return Guarantee::Adaptive;
         }

@@ -54,6 +54,7 @@ pub mod compare;
 mod error;
 pub mod ledger;
 pub mod orders;
+pub mod rounding;
 pub mod step;
 pub mod strategy;
 

@@ -175,9 +175,11 @@ pub struct TrainRecord {
     pub spectral_norm_seconds: Option<f64>,
     /// Class models trained (1 for binary data).
     pub class_models: usize,
-    /// ‖b‖ of the first class model (newton only).
+    /// ‖B‖_F = √(Σ_k ‖b_k‖²), the Frobenius norm of the stacked perturbations of all class
+    /// models (= ‖b‖ for binary data; newton only).
     pub noise_norm: Option<f64>,
-    /// ‖w‖ of the first class model, when the strategy has single weights.
+    /// ‖W‖_F = √(Σ_k ‖w_k‖²), the Frobenius norm of the d × K weight matrix of all class
+    /// models (= ‖w‖ for binary data), when the strategy has single weights.
     pub weight_norm: Option<f64>,
 }
 
@@ -699,7 +701,23 @@ fn unlearned_certification(
 ) -> Certification {
     match guarantee {
         Guarantee::Certified { delta, .. } => match summary.epsilon_spent_final {
-            Some(e) if cfg.model.sigma > 0.0 && e.is_finite() => Certification::new(
+            _ if !(cfg.model.sigma > 0.0) => Certification::new(
+                CertificateKind::None,
+                None,
+                None,
+                "σ = 0: no noise, so no certificate",
+            ),
+            // The strategy reports whether the released model is certified (σ > 0, rows
+            // ‖x‖ ≤ 1, convex loss, β ≤ budget); without that, no finite ε is claimed.
+            _ if summary.certified_final == Some(false) => Certification::new(
+                CertificateKind::None,
+                None,
+                None,
+                "not certified: the released model is not certifiable (e.g. rows with ‖x‖ > 1 \
+                 accepted with allow_unnormalized) or its accumulated residual β exceeds the \
+                 budget",
+            ),
+            Some(e) if e.is_finite() => Certification::new(
                 CertificateKind::Certified,
                 Some(e),
                 Some(delta),
@@ -863,10 +881,17 @@ pub fn run_point(
             newton_info = Some((
                 model.train_summary().clone(),
                 model.spectral_norm(),
-                // ‖b‖ of a secret b is not written either.
-                (model.noise_secrecy() != NoiseSecrecy::KeyFile)
-                    .then(|| model.class_models()[0].noise.norm()),
+                // ‖B‖_F over every class model; ‖b‖ of a secret b is not written.
+                (model.noise_secrecy() != NoiseSecrecy::KeyFile).then(|| {
+                    model
+                        .class_models()
+                        .iter()
+                        .map(|c| c.noise.norm_squared())
+                        .sum::<f64>()
+                        .sqrt()
+                }),
                 model.budget(),
+                model.is_certified(),
             ));
             Trained::Newton(Box::new(model))
         }
@@ -918,8 +943,8 @@ pub fn run_point(
         spectral_norm: newton_info.as_ref().map(|(_, n, ..)| *n),
         spectral_norm_seconds: newton_info.as_ref().map(|(s, ..)| s.spectral_norm_seconds),
         class_models: classes.len(),
-        noise_norm: newton_info.as_ref().and_then(|(_, _, b, _)| *b),
-        weight_norm: initial_weights.as_ref().map(|w| w.column(0).norm()),
+        noise_norm: newton_info.as_ref().and_then(|(_, _, b, ..)| *b),
+        weight_norm: initial_weights.as_ref().map(|w| w.norm()),
     };
 
     progress.phase("ordering requests");
@@ -1083,7 +1108,7 @@ pub fn run_point(
         .filter_map(|r| r.certificate_bound)
         .collect();
     let last = removals.last();
-    let budget = newton_info.as_ref().map(|(.., b)| *b);
+    let budget = newton_info.as_ref().map(|(_, _, _, b, _)| *b);
     let r0 = newton_info.as_ref().map(|(s, ..)| s.residual_norm);
     let certificate_bound_mean = (!certs.is_empty()).then(|| mean(&certs));
     let expected_supported_removals = match (budget, r0, certificate_bound_mean) {
@@ -1150,7 +1175,10 @@ pub fn run_point(
         },
         budget_analytic,
         supported_removals_analytic,
-        certified_final: last.and_then(|r| r.certified),
+        // Without requests: whether the trained model itself is certified.
+        certified_final: last
+            .and_then(|r| r.certified)
+            .or(newton_info.as_ref().map(|(.., c)| *c)),
         certificate_bound_mean,
         expected_supported_removals,
         bound_data_dependent_total: sum_opt(|r| r.bound_data_dependent),

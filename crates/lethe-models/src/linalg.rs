@@ -676,6 +676,22 @@ impl RowMajor {
         self.d
     }
 
+    /// The factor κ of the rounding-error bounds of [`fused_pass`], for rows with ‖x_i‖ ≤ 1:
+    /// `|fl(x_iᵀv) − x_iᵀv| ≤ γ_{d+4}·κ·‖v‖` for every row and
+    /// `‖fl(Xᵀp) − Xᵀp‖₂ ≤ γ_{n+8}·κ·‖p‖₁`, with κ = 1 for the dense storage and
+    /// κ = 1 + 2√d·max_i |o_i| for the background + sparse storage (which evaluates
+    /// `x_iᵀv = o_i·Σ_j v_j + p_iᵀv` and `Σ_i a_i x_i = 𝟙·Σ_i a_i o_i + Σ_i a_i p_i`, with
+    /// `‖p_i‖ ≤ ‖x_i‖ + √d|o_i|`; Higham §3.1 for each sum, in any order). Rounded up.
+    pub fn pass_error_factor(&self) -> f64 {
+        match &self.storage {
+            RowStorage::Dense(_) => 1.0,
+            RowStorage::Sparse { offsets, .. } => {
+                let o = offsets.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+                round_up(1.0 + 2.0 * (self.d as f64).sqrt().next_up() * o, 3)
+            }
+        }
+    }
+
     /// Whether the background + sparse storage is used.
     pub fn is_sparse(&self) -> bool {
         matches!(self.storage, RowStorage::Sparse { .. })
@@ -1153,67 +1169,344 @@ fn dot_lanes<const L: usize>(a: &[f64], b: &[f64]) -> f64 {
     s
 }
 
-/// A rigorous upper bound on the spectral norm ‖X‖₂ of an `n × d` matrix whose rows with
-/// `weights[i] == 0` are ignored (pass all ones for the whole matrix).
+/// The unit round-off u = 2⁻⁵³ of IEEE double precision (round to nearest).
+pub const UNIT_ROUNDOFF: f64 = f64::EPSILON / 2.0;
+
+/// Half the smallest positive subnormal, 2⁻¹⁰⁷⁵: the absolute error a product or quotient can
+/// make when it underflows (the standard model with gradual underflow, Higham §2.2:
+/// fl(a ∘ b) = (a ∘ b)(1 + δ) + η, |δ| ≤ u, |η| ≤ 2⁻¹⁰⁷⁵; sums and differences have η = 0).
+const UNDERFLOW_ETA: f64 = f64::from_bits(1) / 2.0;
+
+/// γ_k = ku/(1 − ku) (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., §3.1),
+/// rounded up; +∞ when ku ≥ 1/2.
+pub fn gamma(k: usize) -> f64 {
+    // k·u is exact (u is a power of two and k < 2⁵³); the quotient is rounded up by the factor.
+    let ku = k as f64 * UNIT_ROUNDOFF;
+    if ku >= 0.5 {
+        return f64::INFINITY;
+    }
+    ((ku / (1.0 - ku)) * (1.0 + 4.0 * UNIT_ROUNDOFF)).next_up()
+}
+
+/// An upper bound on the exact value of a non-negative quantity whose floating-point
+/// evaluation `x` took at most `ops` roundings of relative size ≤ u each (sums and products of
+/// non-negative numbers): x·(1 + 2(ops + 1)u), rounded up. Valid for `ops` < 2⁴⁵, where
+/// (1 + u)^k ≤ 1 + 1.01·ku.
+pub fn round_up(x: f64, ops: usize) -> f64 {
+    (x * (1.0 + 2.0 * (ops + 1) as f64 * UNIT_ROUNDOFF)).next_up()
+}
+
+/// `a + b` rounded up (upward-rounded accumulation of bounds).
+pub fn add_up(a: f64, b: f64) -> f64 {
+    (a + b).next_up()
+}
+
+/// The Gram matrix `Ĝ = fl(XᵀX)` of a set of rows, with a proven bound on its forward error.
 ///
-/// ‖X‖₂² = λ_max(XᵀX). The Gram matrix is formed by GEMM and its eigenvalues by faer's
-/// symmetric eigen-solver; both are backward stable, so the computed λ_max is within
-/// `c·(n + d)·u·‖X‖_F²` of the exact one (u the unit round-off). We add the allowance
-/// `4·(n + d)·u·‖X‖_F²` and never return more than ‖X‖_F (plus the same allowance), which is
-/// itself a valid bound.
+/// # What is proved
+/// The product is formed by a **plain dense** method: the rows are cut into blocks of at most
+/// [`GRAM_BLOCK_ROWS`] rows, each block's `X_bᵀX_b` by faer's triangular GEMM (a classical
+/// blocked product: every entry is a sum of the block's products `x_ij x_ik`, formed in some
+/// order with ordinary or fused multiply-adds — no fast, Strassen-like algorithm), and the
+/// block products summed entry by entry. For any order of summation of k products the
+/// computed inner product satisfies `|fl(aᵀb) − aᵀb| ≤ γ_k |a|ᵀ|b|` (Higham §3.1, eq. (3.5),
+/// and Lemma 3.3 for composing the block sums), so elementwise
+///
+/// `|Ĝ − G| ≤ γ_N |X|ᵀ|X|`, N = [`GRAM_BLOCK_ROWS`] + (number of blocks)
+///
+/// (plus `2n·2⁻¹⁰⁷⁵` per entry for underflow). By Cauchy–Schwarz,
+/// `‖|X|ᵀ|X|‖_F ≤ Σ_j ‖X e_j‖² = ‖X‖_F²`, hence
+/// `‖Ĝ − G‖₂ ≤ ‖Ĝ − G‖_F ≤ γ_N ‖X‖_F²` and `|tr(Ĝ) − tr(G)| ≤ γ_N ‖X‖_F²`
+/// ([`ErrorBoundedGram::error_bound`]). The background/blocked-sparse [`GramPlan`] is **not**
+/// used here: it subtracts large background terms, and its error is not bounded by
+/// `γ_N |X|ᵀ|X|`.
+///
+/// Each [`ErrorBoundedGram::downdate`] of m rows (`G ← G − Σ x_j x_jᵀ`, one product and one
+/// subtraction per entry and row) adds at most `(1 + u)e + u|G′| + u(1 + u)|x_j x_jᵀ|` per
+/// entry; with `|G′| ≤ |X|ᵀ|X|` and `Σ_j |x_j x_jᵀ| ≤ |X|ᵀ|X|` the bound becomes
+/// `γ_{N + 2m + 2} |X|ᵀ|X|` (Lemma 3.3), with ‖X‖_F² of the rows originally multiplied.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ErrorBoundedGram {
+    gram: DMatrix<f64>,
+    /// |Ĝ − G| ≤ γ_depth |X|ᵀ|X| + `absolute` elementwise.
+    depth: usize,
+    absolute: f64,
+    /// An upper bound on ‖X‖_F² of the rows multiplied (= tr(|X|ᵀ|X|)).
+    frobenius_sq: f64,
+}
+
+impl ErrorBoundedGram {
+    /// `XᵀX` over the rows with `keep[i]` (every row when `keep` is `None`).
+    ///
+    /// # Panics
+    /// If `keep` has not one entry per row.
+    pub fn new(x: &DMatrix<f64>, keep: Option<&[bool]>) -> Self {
+        use rayon::prelude::*;
+        let (n, d) = x.shape();
+        if let Some(k) = keep {
+            assert_eq!(k.len(), n, "one flag per row");
+        }
+        let rows: Vec<usize> = (0..n).filter(|&i| keep.is_none_or(|k| k[i])).collect();
+        let blocks: Vec<&[usize]> = rows.chunks(GRAM_BLOCK_ROWS).collect();
+        let threads = rayon::current_num_threads().max(1);
+        let per_group = blocks.len().div_ceil(threads).max(1);
+        let xs = x.as_slice();
+        let partials: Vec<DMatrix<f64>> = blocks
+            .par_chunks(per_group)
+            .map(|group| {
+                let mut acc = DMatrix::<f64>::zeros(d, d);
+                let mut y = Vec::new();
+                let mut g = vec![0.0; d * d];
+                for block in group {
+                    let r = block.len();
+                    y.clear();
+                    for k in 0..d {
+                        y.extend(block.iter().map(|&i| xs[k * n + i]));
+                    }
+                    syrk_lower(
+                        MatMut::from_column_major_slice_mut(&mut g, d, d),
+                        MatRef::from_column_major_slice(&y, r, d),
+                        Par::Seq,
+                    );
+                    for j in 0..d {
+                        let col = &mut acc.as_mut_slice()[j * d..(j + 1) * d];
+                        for (a, gv) in col[j..].iter_mut().zip(&g[j * d + j..(j + 1) * d]) {
+                            *a += gv;
+                        }
+                    }
+                }
+                acc
+            })
+            .collect();
+        let mut gram = DMatrix::<f64>::zeros(d, d);
+        for p in partials {
+            gram += p;
+        }
+        for j in 0..d {
+            for i in 0..j {
+                gram[(i, j)] = gram[(j, i)];
+            }
+        }
+        let depth = GRAM_BLOCK_ROWS + blocks.len() + 1;
+        // Underflow: at most one η per product, n products per entry (times 1 + γ ≤ 2).
+        let absolute = 2.0 * rows.len() as f64 * UNDERFLOW_ETA;
+        // ‖X‖_F² = Σ_j G_jj and G_jj ≤ (Ĝ_jj + absolute)/(1 − γ_N) (its terms are ≥ 0).
+        let diag: f64 = (0..d).map(|j| gram[(j, j)].max(0.0) + absolute).sum();
+        let g = gamma(depth);
+        let frobenius_sq = if g < 0.5 {
+            round_up(round_up(diag, d) * (1.0 + 2.0 * g), 1)
+        } else {
+            f64::INFINITY
+        };
+        Self {
+            gram,
+            depth,
+            absolute,
+            frobenius_sq,
+        }
+    }
+
+    /// The computed Gram matrix (full, symmetric).
+    pub fn gram(&self) -> &DMatrix<f64> {
+        &self.gram
+    }
+
+    /// A bound ε with ‖Ĝ − G‖₂ ≤ ε and |tr(Ĝ) − tr(G)| ≤ ε, where G is the exact Gram matrix of
+    /// the rows multiplied minus the rows downdated: γ_N·‖X‖_F² + d·(underflow).
+    pub fn error_bound(&self) -> f64 {
+        let d = self.gram.nrows() as f64;
+        add_up(
+            round_up(gamma(self.depth) * self.frobenius_sq, 1),
+            round_up(d * self.absolute, 1),
+        )
+    }
+
+    /// An upper bound on ‖X‖_F² of the rows originally multiplied.
+    pub fn frobenius_sq_bound(&self) -> f64 {
+        self.frobenius_sq
+    }
+
+    /// Removes rows: `G ← G − Σ_j x_j x_jᵀ` (O(md²)), and widens the error bound accordingly.
+    pub fn downdate(&mut self, x: &DMatrix<f64>, rows: &[usize]) {
+        gram_downdate(&mut self.gram, x, rows);
+        self.depth += 2 * rows.len() + 2;
+        self.absolute += 2.0 * rows.len() as f64 * UNDERFLOW_ETA;
+    }
+
+    /// A proven upper bound on ‖X‖₂ for the exact rows this Gram matrix stands for:
+    /// √min(t + ε, tr(Ĝ) + ε), rounded up, where t ≥ λ_max(Ĝ) is verified a posteriori by
+    /// [`verified_lambda_max_upper_bound`] and ε = [`ErrorBoundedGram::error_bound`]
+    /// (Weyl: λ_max(G) ≤ λ_max(Ĝ) + ‖G − Ĝ‖₂; and λ_max(G) ≤ tr(G) since G ⪰ 0). When the
+    /// verification fails, the Frobenius bound alone is returned.
+    ///
+    /// # Errors
+    /// If the eigen-solver does not converge.
+    pub fn spectral_norm_upper_bound(&self) -> Result<f64, LinalgError> {
+        let d = self.gram.nrows();
+        if d == 0 {
+            return Ok(0.0);
+        }
+        let eps = self.error_bound();
+        let trace: f64 = (0..d).map(|j| self.gram[(j, j)].max(0.0)).sum();
+        let frobenius = add_up(round_up(trace, d), eps);
+        let lambda = verified_lambda_max_upper_bound(&self.gram)?
+            .map_or(f64::INFINITY, |t| add_up(t.max(0.0), eps));
+        Ok(lambda.min(frobenius).sqrt().next_up())
+    }
+}
+
+/// A proven upper bound t on λ_max(A) for a symmetric floating-point matrix A (lower triangle
+/// read), or `None` when the verification does not succeed.
+///
+/// A candidate t = λ̂ + margin (λ̂ from faer's symmetric eigen-solver, not trusted) is
+/// verified by running a plain textbook Cholesky ([`textbook_cholesky_succeeds`]) on the
+/// floating-point matrix `Ã = fl(t·I − A)` (only its diagonal is rounded).
+///
+/// # Proof
+/// If the Cholesky algorithm runs to completion on a symmetric floating-point matrix Ã, the
+/// computed factor satisfies `L̂L̂ᵀ = Ã + ΔA` with `|ΔA| ≤ γ_{d+1}|L̂||L̂ᵀ|` (Higham Thm 10.3;
+/// its proof uses only that every pivot was positive, not that Ã is definite — the
+/// observation behind Rump, "Verification of positive definiteness", BIT 46 (2006) 433–452,
+/// Lemma 2.1 / Theorem 2.3). Then `‖ΔA‖₂ ≤ γ_{d+1}‖L̂‖_F²` and
+/// `‖L̂‖_F² = tr(Ã + ΔA) ≤ tr(Ã) + γ_{d+1}‖L̂‖_F²`, so
+/// `λ_min(Ã) ≥ −c`, `c = γ_{d+1}/(1 − γ_{d+1}) · tr(Ã) + (underflow)` — Rump's constant
+/// (Theorem 2.3, Corollary 2.4); we use `4(d + 1)²·2⁻¹⁰⁷⁴·(1 + max Ã_jj)` for the underflow
+/// term, which dominates the per-entry η contributions of the d + 1 roundings of each
+/// entry of L̂L̂ᵀ. The exact `t·I − A = Ã + F` with F diagonal,
+/// `|F_jj| ≤ u/(1 − u)·Ã_jj`. Hence `λ_max(A) ≤ t + c + max_j |F_jj|`, every operation rounded
+/// up. If the check fails, the margin grows eightfold, at most 12 times.
+///
+/// # Errors
+/// If the eigen-solver does not converge.
+pub fn verified_lambda_max_upper_bound(a: &DMatrix<f64>) -> Result<Option<f64>, LinalgError> {
+    let d = a.nrows();
+    if d == 0 {
+        return Ok(Some(0.0));
+    }
+    if (0..d).any(|j| (j..d).any(|i| !a[(i, j)].is_finite())) {
+        return Ok(None);
+    }
+    let eig = as_faer(a)
+        .self_adjoint_eigenvalues(Side::Lower)
+        .map_err(|_| LinalgError::EigenNoConvergence)?;
+    let lambda = eig.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let scale = (0..d)
+        .map(|j| a[(j, j)].abs())
+        .fold(lambda.abs(), f64::max)
+        .max(f64::MIN_POSITIVE);
+    // The eigen-solver's error is a small multiple of d·u·‖A‖₂; start there.
+    let mut margin = 16.0 * d as f64 * UNIT_ROUNDOFF * scale;
+    let g = gamma(d + 1);
+    for _ in 0..12 {
+        let t = lambda + margin;
+        // Ã = fl(t·I − A), row-major lower triangle.
+        let mut at = vec![0.0; d * d];
+        for i in 0..d {
+            for j in 0..i {
+                at[i * d + j] = -a[(i, j)];
+            }
+            at[i * d + i] = t - a[(i, i)];
+        }
+        if textbook_cholesky_succeeds(&mut at, d) {
+            // Success implies every Ã_jj > 0 (the first operation on a pivot subtracts a sum of
+            // squares from it and the result was positive).
+            let (mut tr, mut max_diag) = (0.0_f64, 0.0_f64);
+            for j in 0..d {
+                let v = t - a[(j, j)];
+                tr += v;
+                max_diag = max_diag.max(v);
+            }
+            let c = add_up(
+                round_up(round_up(tr, d) * g * (1.0 + 2.0 * g), 2),
+                round_up(
+                    4.0 * ((d + 1) * (d + 1)) as f64 * f64::from_bits(1) * (1.0 + max_diag),
+                    3,
+                ),
+            );
+            let f = round_up(UNIT_ROUNDOFF * max_diag * (1.0 + 2.0 * UNIT_ROUNDOFF), 2);
+            return Ok(Some(add_up(add_up(t, c), f)));
+        }
+        margin *= 8.0;
+    }
+    Ok(None)
+}
+
+/// The textbook (row-oriented, unblocked) Cholesky factorisation `Ã = L̂L̂ᵀ` of a symmetric
+/// matrix given by its lower triangle in row-major order, overwritten by L̂; returns whether
+/// it ran to completion (every pivot positive and finite). Each entry is
+/// `l_ij = (a_ij − Σ_{k<j} l_ik l_jk)/l_jj` and `l_jj = √(a_jj − Σ_{k<j} l_jk²)`, the inner
+/// products evaluated with separate multiplies and adds in a fixed order — Higham's
+/// Algorithm 10.2, to which Theorem 10.3 applies (for any order of the inner products).
+pub fn textbook_cholesky_succeeds(a: &mut [f64], d: usize) -> bool {
+    assert_eq!(a.len(), d * d, "d × d storage");
+    for i in 0..d {
+        for j in 0..=i {
+            let (before, row_i) = a.split_at_mut(i * d);
+            let s = if i == j {
+                let li = &row_i[..j];
+                row_i[j] - dot(li, li)
+            } else {
+                let lj = &before[j * d..j * d + j];
+                row_i[j] - dot(&row_i[..j], lj)
+            };
+            if i == j {
+                if !(s > 0.0 && s.is_finite()) {
+                    return false;
+                }
+                row_i[j] = s.sqrt();
+            } else {
+                let ljj = before[j * d + j];
+                row_i[j] = s / ljj;
+                if !row_i[j].is_finite() {
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
+/// A rigorous upper bound on the spectral norm ‖Y‖₂, `Y = diag(√w)·X`, of an `n × d` matrix
+/// (rows with `weights[i] == 0` are left out; pass all ones for the whole matrix), by
+/// [`ErrorBoundedGram::spectral_norm_upper_bound`]. Weights other than 0 and 1 scale the rows
+/// in floating point first, `Ŷ = fl(√w ∘ X)` with `|Y − Ŷ| ≤ γ_2|Y|`, and the bound adds
+/// `‖Y − Ŷ‖_F ≤ γ_2/(1 − γ_2)·‖Ŷ‖_F` (‖Y‖₂ ≤ ‖Ŷ‖₂ + ‖Y − Ŷ‖₂).
+///
 /// This is an upper bound by construction, unlike power iteration, which approaches
 /// ‖X‖₂ from below.
+///
+/// # Errors
+/// A negative or non-finite weight; an eigen-solver failure.
 pub fn spectral_norm_upper_bound(x: &DMatrix<f64>, weights: &[f64]) -> Result<f64, LinalgError> {
+    assert_eq!(x.nrows(), weights.len(), "one weight per row");
+    if let Some((index, &value)) = weights
+        .iter()
+        .enumerate()
+        .find(|(_, w)| !(**w >= 0.0) || !w.is_finite())
+    {
+        return Err(LinalgError::NegativeWeight { index, value });
+    }
     let (n, d) = x.shape();
     if n == 0 || d == 0 {
         return Ok(0.0);
     }
-    let gram = weighted_gram(x, weights, 0.0)?;
-    spectral_norm_upper_bound_from_gram(&gram, n)
-}
-
-/// The same bound from a precomputed Gram matrix `G = XᵀX` of `n` rows (only its lower triangle
-/// is read): √(λ_max(G) + 4(n + d)·u·tr(G)), capped at √(tr(G) + 4(n + d)·u·tr(G)) ≥ ‖X‖_F.
-pub fn spectral_norm_upper_bound_from_gram(
-    gram: &DMatrix<f64>,
-    n: usize,
-) -> Result<f64, LinalgError> {
-    let trace: f64 = (0..gram.nrows())
-        .map(|j| gram[(j, j)])
-        .sum::<f64>()
-        .max(0.0);
-    spectral_norm_upper_bound_with_allowance(gram, n, trace)
-}
-
-/// The bound for a Gram matrix that was *downdated* (rows subtracted after the product): its
-/// rounding error is that of the original product, so the allowance must be computed from the
-/// original row count `n_products` (rows multiplied plus rows subtracted) and the original
-/// trace `reference_trace`, not from the smaller remaining ones.
-pub fn spectral_norm_upper_bound_with_allowance(
-    gram: &DMatrix<f64>,
-    n_products: usize,
-    reference_trace: f64,
-) -> Result<f64, LinalgError> {
-    let d = gram.nrows();
-    if d == 0 {
-        return Ok(0.0);
+    if weights.iter().all(|&w| w == 0.0 || w == 1.0) {
+        let keep: Vec<bool> = weights.iter().map(|&w| w == 1.0).collect();
+        return ErrorBoundedGram::new(x, Some(&keep)).spectral_norm_upper_bound();
     }
-    let n = n_products;
-    let frobenius_sq: f64 = (0..d).map(|j| gram[(j, j)]).sum::<f64>().max(0.0);
-    let eig = as_faer(gram)
-        .self_adjoint_eigenvalues(Side::Lower)
-        .map_err(|_| LinalgError::EigenNoConvergence)?;
-    let lambda_max = eig.iter().copied().fold(0.0_f64, f64::max);
-    let allowance = 4.0 * (n + d) as f64 * f64::EPSILON * reference_trace.max(frobenius_sq);
-    // The cap ‖X‖_F needs the same allowance: tr(G) is a sum of n·d squares and its computed
-    // value can be below the exact ‖X‖_F² by ~(n + d)·u relative, which matters when X has
-    // rank one (then ‖X‖₂ = ‖X‖_F exactly).
-    Ok((lambda_max + allowance)
-        .sqrt()
-        .min((frobenius_sq + allowance).sqrt()))
+    let sqrt_w: Vec<f64> = weights.iter().map(|w| w.sqrt()).collect();
+    let y = DMatrix::from_fn(n, d, |i, j| x[(i, j)] * sqrt_w[i]);
+    let gram = ErrorBoundedGram::new(&y, None);
+    let g2 = gamma(2);
+    let scaling = round_up(
+        gram.frobenius_sq_bound().sqrt().next_up() * g2 * (1.0 + 2.0 * g2),
+        2,
+    );
+    Ok(add_up(gram.spectral_norm_upper_bound()?, scaling))
 }
 
 /// Removes rows from a Gram matrix in place: `G ← G − Σ_j x_j x_jᵀ` (full matrix, O(md²)).
+/// See [`ErrorBoundedGram::downdate`] for the error bound.
 pub fn gram_downdate(gram: &mut DMatrix<f64>, x: &DMatrix<f64>, rows: &[usize]) {
     let d = gram.nrows();
     for &j in rows {

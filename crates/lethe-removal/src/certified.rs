@@ -6,10 +6,7 @@ use std::time::Instant;
 
 use lethe_data::Dataset;
 use lethe_models::accounting::{gaussian_delta, paper_is_valid};
-use lethe_models::linalg::{
-    GramPlan, RowMajor, gram_downdate, spectral_norm_upper_bound_from_gram,
-    spectral_norm_upper_bound_with_allowance, weighted_gram_planned,
-};
+use lethe_models::linalg::{ErrorBoundedGram, GramPlan, RowMajor};
 use lethe_models::model::one_vs_rest_labels;
 use lethe_models::{Accounting, LinearModelParams, Loss, LossKind, NoiseKind, Stream, gaussian_c};
 use nalgebra::{DMatrix, DVector};
@@ -19,6 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::bounds::BoundKind;
 use crate::error::{RemovalError, Result};
 use crate::noise_key::NoiseKey;
+use crate::rounding::{accumulate, derivative_l1, training_allowance};
 use crate::step::{FastPathOptions, StepCache, StepInput, StepReport, StepSolver, newton_step};
 
 /// What happens when a step would push β over the budget.
@@ -215,17 +213,23 @@ pub struct ClassModel {
     pub training_residual: f64,
 }
 
-/// Summary of the last (re)training.
+/// Summary of the last (re)training: the first training, or the latest budget retrain
+/// ([`CertifiedModel::initial_train_summary`] keeps the first).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainSummary {
     /// Seconds to train all class models.
     pub seconds: f64,
     /// Solver iterations summed over class models.
     pub iterations: usize,
-    /// Σ_k r₀_k: the class-summed training residual.
+    /// Σ_k r₀_k: the class-summed training residual (as computed by the solver).
     pub residual_norm: f64,
     /// Seconds for the ‖X‖₂ upper bound (once per model, at the first training).
     pub spectral_norm_seconds: f64,
+    /// Σ_k of the floating-point allowances of r₀_k ([`crate::rounding`]); β starts at
+    /// `residual_norm + rounding_allowance` (rounded up).
+    pub rounding_allowance: f64,
+    /// Which budget retrain this training was (0: the first training, 1: the first retrain, …).
+    pub retrain: u32,
 }
 
 /// The certificate of one removal request (all norms in sum scale).
@@ -254,8 +258,16 @@ pub struct Certificate {
     pub bound_worst_case: f64,
     /// ‖Hv − Δ‖ summed over class models (round-off for Cholesky).
     pub solve_residual: f64,
-    /// The bound charged to the budget: the chosen bound plus the solve residual.
+    /// The bound charged to the budget: Σ_k (certified bound + solve residual + rounding
+    /// allowance), rounded up. The certified bound of each class model is the smaller of the
+    /// chosen bound (`bound_kind`) and γ(n − m)‖v‖².
     pub certificate_bound: f64,
+    /// Which bound was certified: `data_dependent`, `tight` or `gamma_n_v2`, or `mixed` when
+    /// the class models of a one-vs-rest model used different ones (see `classes`).
+    pub certificate_bound_source: String,
+    /// Σ_k of the floating-point allowances included in `certificate_bound`
+    /// ([`crate::rounding`]).
+    pub rounding_allowance: f64,
     /// ‖∇L_b‖ of the Newton step's model on the remaining rows, including bᵀw, summed over
     /// classes (diagnostic; `None` if not computed).
     pub step_residual_norm: Option<f64>,
@@ -322,10 +334,8 @@ pub struct CertifiedModel {
     classes: Vec<ClassModel>,
     caches: Vec<StepCache>,
     spectral_norm: f64,
-    /// XᵀX of the remaining rows (only in [`SpectralNormMode::Remaining`]).
-    gram: Option<DMatrix<f64>>,
-    /// tr(XᵀX) of the full training data (the rounding allowance of downdated Gram matrices).
-    gram_trace: f64,
+    /// XᵀX of the remaining rows with its error bound (only in [`SpectralNormMode::Remaining`]).
+    gram: Option<ErrorBoundedGram>,
     beta: f64,
     requests: usize,
     retrains: u32,
@@ -334,6 +344,7 @@ pub struct CertifiedModel {
     /// The secret the noise streams are keyed by, instead of `seed` (key-file models).
     noise_key: Option<NoiseKey>,
     train: TrainSummary,
+    initial_train: TrainSummary,
 }
 
 impl CertifiedModel {
@@ -445,11 +456,24 @@ impl CertifiedModel {
         let start = Instant::now();
         let mut classes = Vec::with_capacity(label_sets.len());
         let mut iterations = 0;
+        let mut allowance = 0.0;
         for ((class, labels), b) in label_sets.into_iter().zip(noises) {
             let m = params
                 .model
                 .fit_parts(data.features(), &labels, None, b, None)?;
             iterations += m.report.iterations;
+            allowance = accumulate(
+                allowance,
+                residual_allowance(
+                    &params,
+                    data.features(),
+                    &labels,
+                    None,
+                    &m.weights,
+                    &m.noise,
+                    m.report.residual_norm,
+                ),
+            );
             classes.push(ClassModel {
                 class,
                 labels,
@@ -461,23 +485,28 @@ impl CertifiedModel {
         let seconds = start.elapsed().as_secs_f64();
         let t = Instant::now();
         let gram_plan = Arc::new(GramPlan::new(data.features()));
-        let (spectral_norm, gram, gram_trace) = if loss.gamma() > 0.0 {
-            let gram = weighted_gram_planned(
-                data.features(),
-                &gram_plan,
-                &vec![1.0; data.n_samples()],
-                0.0,
-            )?;
-            let norm = spectral_norm_upper_bound_from_gram(&gram, data.n_samples())?;
-            let trace = gram.diagonal().sum();
+        // A plain dense product with a proven error bound (not the blocked-sparse plan, whose
+        // background subtraction has no such bound) and an a-posteriori verified λ_max.
+        let (spectral_norm, gram) = if loss.gamma() > 0.0 {
+            let gram = ErrorBoundedGram::new(data.features(), None);
+            let norm = gram.spectral_norm_upper_bound()?;
             let keep = params.spectral_norm == SpectralNormMode::Remaining;
-            (norm, keep.then_some(gram), trace)
+            (norm, keep.then_some(gram))
         } else {
-            (0.0, None, 0.0)
+            (0.0, None)
         };
         let spectral_norm_seconds = t.elapsed().as_secs_f64();
-        let beta = classes.iter().map(|c| c.training_residual).sum();
+        let r0: f64 = classes.iter().map(|c| c.training_residual).sum();
+        let beta = accumulate(r0, allowance);
         let n = data.n_samples();
+        let train = TrainSummary {
+            seconds,
+            iterations,
+            residual_norm: r0,
+            spectral_norm_seconds,
+            rounding_allowance: allowance,
+            retrain: 0,
+        };
         Ok(Self {
             params,
             seed,
@@ -487,7 +516,6 @@ impl CertifiedModel {
             classes,
             spectral_norm,
             gram,
-            gram_trace,
             beta,
             requests: 0,
             retrains: 0,
@@ -501,12 +529,8 @@ impl CertifiedModel {
             noise_key,
             rows: Arc::new(RowMajor::from_matrix(data.features())),
             gram_plan,
-            train: TrainSummary {
-                seconds,
-                iterations,
-                residual_norm: beta,
-                spectral_norm_seconds,
-            },
+            initial_train: train.clone(),
+            train,
             data,
         })
     }
@@ -612,9 +636,14 @@ impl CertifiedModel {
         }
     }
 
-    /// The last training's summary.
+    /// The last training's summary: the first training, or the latest budget retrain.
     pub fn train_summary(&self) -> &TrainSummary {
         &self.train
+    }
+
+    /// The first training's summary (unchanged by budget retrains).
+    pub fn initial_train_summary(&self) -> &TrainSummary {
+        &self.initial_train
     }
 
     /// Whether the current model is certified (σ > 0, b drawn at random rather than given
@@ -706,21 +735,15 @@ impl CertifiedModel {
         }
         let n_remaining = self.n_active - indices.len();
         let loss = self.params.model.loss;
-        let new_gram = match &self.gram {
-            Some(g) => {
-                let mut g = g.clone();
-                gram_downdate(&mut g, self.data.features(), indices);
-                Some(g)
-            }
-            None => None,
-        };
+        let new_gram = self.gram.as_ref().map(|g| {
+            let mut g = g.clone();
+            g.downdate(self.data.features(), indices);
+            g
+        });
+        // The downdated Gram matrix carries its own error bound; the training-data bound stays
+        // valid (removing rows never increases ‖X‖₂), so the smaller of the two is used.
         let spectral_norm = match &new_gram {
-            Some(g) => spectral_norm_upper_bound_with_allowance(
-                g,
-                self.data.n_samples() + (self.data.n_samples() - n_remaining),
-                self.gram_trace,
-            )?
-            .min(self.spectral_norm),
+            Some(g) => g.spectral_norm_upper_bound()?.min(self.spectral_norm),
             None => self.spectral_norm,
         };
         let mut steps = Vec::with_capacity(self.classes.len());
@@ -755,11 +778,27 @@ impl CertifiedModel {
         let bound_data_dependent = sum(|s| s.bound_data_dependent);
         let bound_tight = sum(|s| s.bound_tight);
         let solve_residual = sum(|s| s.solve_residual);
-        let chosen = match self.params.bound {
-            BoundKind::DataDependent => bound_data_dependent,
-            BoundKind::Tight => bound_tight,
+        let rounding_allowance = sum(|s| s.rounding_allowance);
+        // Σ_k (certified bound + solve residual + allowance), every addition rounded up.
+        let certificate_bound = steps.iter().fold(0.0, |acc, s| {
+            accumulate(
+                acc,
+                accumulate(
+                    accumulate(s.certified_bound, s.solve_residual),
+                    s.rounding_allowance,
+                ),
+            )
+        });
+        let certificate_bound_source = match steps.first() {
+            Some(first)
+                if steps
+                    .iter()
+                    .all(|s| s.certified_bound_source == first.certified_bound_source) =>
+            {
+                first.certified_bound_source.clone()
+            }
+            _ => "mixed".to_string(),
         };
-        let certificate_bound = chosen + solve_residual;
         let step_residual_norm = if self.params.exact_residual {
             Some(steps.iter().filter_map(|s| s.exact_residual).sum())
         } else {
@@ -768,7 +807,7 @@ impl CertifiedModel {
         let budget = self.budget();
         let beta_before = self.beta;
         let retrain = self.params.budget_policy == BudgetPolicy::Retrain
-            && !(beta_before + certificate_bound <= budget);
+            && !(accumulate(beta_before, certificate_bound) <= budget);
 
         // Retraining (if needed) happens before anything is committed, so that a failed
         // retrain leaves the model exactly as it was.
@@ -781,6 +820,7 @@ impl CertifiedModel {
         } else {
             None
         };
+        let step_residual_bound = certificate_bound;
 
         // Commit: nothing above changed the model.
         self.active = remaining;
@@ -793,21 +833,32 @@ impl CertifiedModel {
             for cache in &mut self.caches {
                 cache.reset();
             }
-            let mut beta = 0.0;
-            for (class, (weights, noise, r0)) in self.classes.iter_mut().zip(fitted) {
-                class.weights = weights;
-                class.noise = noise;
-                class.training_residual = r0;
-                beta += r0;
+            let (mut r0_sum, mut allowance, mut iterations) = (0.0, 0.0, 0);
+            for (class, fit) in self.classes.iter_mut().zip(fitted) {
+                class.weights = fit.weights;
+                class.noise = fit.noise;
+                class.training_residual = fit.residual;
+                r0_sum += fit.residual;
+                allowance = accumulate(allowance, fit.allowance);
+                iterations += fit.iterations;
             }
-            self.beta = beta;
-            residual_norm = Some(self.beta);
+            self.beta = accumulate(r0_sum, allowance);
+            self.train = TrainSummary {
+                seconds: retrain_seconds,
+                iterations,
+                residual_norm: r0_sum,
+                spectral_norm_seconds: self.train.spectral_norm_seconds,
+                rounding_allowance: allowance,
+                retrain: self.retrains,
+            };
+            residual_norm = Some(r0_sum);
         } else {
             let fast = self.params.solver != StepSolver::Cholesky;
             for ((class, cache), out) in self.classes.iter_mut().zip(&mut self.caches).zip(outcomes)
             {
                 class.weights = out.w_new;
                 cache.margins = Some(out.margins_new);
+                cache.margin_error = out.margin_error;
                 if !fast {
                     continue;
                 }
@@ -839,7 +890,7 @@ impl CertifiedModel {
                 }
                 cache.stale |= out.mark_stale;
             }
-            self.beta = beta_before + certificate_bound;
+            self.beta = accumulate(beta_before, step_residual_bound);
             residual_norm = step_residual_norm;
         }
         let noise = self.params.model.noise;
@@ -857,6 +908,8 @@ impl CertifiedModel {
             bound_worst_case: sum(|s| s.bound_worst_case),
             solve_residual,
             certificate_bound,
+            certificate_bound_source,
+            rounding_allowance,
             step_residual_norm,
             residual_norm,
             beta_before,
@@ -888,6 +941,7 @@ impl CertifiedModel {
     /// scratch (w = 0) on the rows `remaining` with a fresh b from the retrain stream
     /// (retrain number `self.retrains + 1`). Returns (w, b, r₀) per class.
     fn retrain_classes(&self, remaining: &[bool]) -> Result<Vec<Retrained>> {
+        let n_remaining = remaining.iter().filter(|r| **r).count();
         let d = self.data.n_features();
         self.classes
             .iter()
@@ -910,7 +964,23 @@ impl CertifiedModel {
                     b,
                     None,
                 )?;
-                Ok((m.weights, m.noise, m.report.residual_norm))
+                let allowance = residual_allowance_masked(
+                    &self.params,
+                    self.data.features(),
+                    &class.labels,
+                    Some(remaining),
+                    n_remaining,
+                    &m.weights,
+                    &m.noise,
+                    m.report.residual_norm,
+                );
+                Ok(Retrained {
+                    weights: m.weights,
+                    noise: m.noise,
+                    residual: m.report.residual_norm,
+                    allowance,
+                    iterations: m.report.iterations,
+                })
             })
             .collect()
     }
@@ -930,8 +1000,57 @@ fn draw_noise(
     }
 }
 
-/// One class model retrained from scratch: (w, b, r₀).
-type Retrained = (DVector<f64>, DVector<f64>, f64);
+/// One class model retrained from scratch.
+struct Retrained {
+    weights: DVector<f64>,
+    noise: DVector<f64>,
+    /// r₀ as computed by the solver.
+    residual: f64,
+    /// Its floating-point allowance.
+    allowance: f64,
+    iterations: usize,
+}
+
+/// The floating-point allowance of a training residual on all rows.
+fn residual_allowance(
+    params: &CertifiedParams,
+    x: &DMatrix<f64>,
+    labels: &DVector<f64>,
+    active: Option<&[bool]>,
+    w: &DVector<f64>,
+    b: &DVector<f64>,
+    r0: f64,
+) -> f64 {
+    residual_allowance_masked(params, x, labels, active, x.nrows(), w, b, r0)
+}
+
+/// The floating-point allowance of a training residual r₀ = fl‖∇L_b(w)‖ on the rows `active`
+/// (`n_active` of them), see [`crate::rounding::training_allowance`]. One pass over X.
+#[allow(clippy::too_many_arguments)]
+fn residual_allowance_masked(
+    params: &CertifiedParams,
+    x: &DMatrix<f64>,
+    labels: &DVector<f64>,
+    active: Option<&[bool]>,
+    n_active: usize,
+    w: &DVector<f64>,
+    b: &DVector<f64>,
+    r0: f64,
+) -> f64 {
+    let loss = params.model.loss;
+    let margins = lethe_models::linalg::mat_vec(x, w);
+    training_allowance(
+        x.nrows(),
+        n_active,
+        x.ncols(),
+        loss,
+        params.model.lambda,
+        w.norm(),
+        b.norm(),
+        derivative_l1(loss, &margins, labels, active),
+        r0,
+    )
+}
 
 /// The label vectors of the class models: one (the labels themselves) for ±1 data or the
 /// squared loss, else one ±1 vector per class (one-vs-rest) with its class label.

@@ -60,6 +60,7 @@ mod error;
 pub mod ledger;
 mod noise_key;
 pub mod orders;
+pub mod rounding;
 pub mod step;
 pub mod strategy;
 

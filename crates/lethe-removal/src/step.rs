@@ -14,11 +14,11 @@
 //!   is refreshed after a request whose solve residual exceeded the bound, or kept until a
 //!   retrain: [`FastPathOptions::stale_refactor_ratio`]).
 //!
-//! Whatever the solver, the certificate adds the solve residual ‖Hv − Δ‖, computed from direct
-//! Hessian-vector products — one on the final v, or, for `pcg` without the exact-residual
-//! diagnostic, Hv = Hv₀ + Σ α_k Hp_k from the products its CG iterations made (never the CG
-//! recurrence's estimate): ∇L_b(w + v; D′) = XᵀDXv + (Hv − Δ) (see [`crate::bounds`]), so an
-//! inexact v costs budget, never soundness.
+//! Whatever the solver, the certificate adds the solve residual ‖Hv − Δ‖, computed from a
+//! direct Hessian-vector product on the final v (after CG iterations, one more pass; never
+//! the CG recurrence's estimate): ∇L_b(w + v; D′) = XᵀDXv + (Hv − Δ) (see [`crate::bounds`]),
+//! so an inexact v costs budget, never soundness. The certificate also adds the step's
+//! floating-point allowance ([`crate::rounding`]).
 //!
 //! The final fused pass over X computes u = Xv (bounds), Xᵀ(ℓ″ ∘ u) (Hv) and, optionally,
 //! Xᵀℓ′(z + u) (the exact residual, since the margins at w + v are z + u) in one read of X.
@@ -35,6 +35,7 @@ use crate::bounds::{
     BoundKind, data_dependent, data_dependent_tight, gamma_n_v_squared, masked_norms, worst_case,
 };
 use crate::error::Result;
+use crate::rounding::{BoundSource, StepRounding, fresh_margin_error, step_allowance};
 
 /// How the Newton system Hv = Δ is solved (`removal.solver` in configs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -113,6 +114,8 @@ pub(crate) struct StepCache {
     pub stale: bool,
     /// Factorisations so far.
     pub factorizations: usize,
+    /// A bound on max_i |z_i − x_iᵀw| for the cached `margins` (see [`crate::rounding`]).
+    pub margin_error: f64,
 }
 
 impl StepCache {
@@ -168,6 +171,14 @@ pub struct StepReport {
     pub bound_worst_case: f64,
     /// ‖Hv − Δ‖ from direct Hessian-vector products (see the module docs).
     pub solve_residual: f64,
+    /// The Taylor-remainder bound certified: the smaller of the chosen bound (`data_dependent`
+    /// or `tight`) and γ(n − m)‖v‖², both valid (the worst case never: it needs b = 0).
+    pub certified_bound: f64,
+    /// Which bound `certified_bound` is: `data_dependent`, `tight` or `gamma_n_v2`.
+    pub certified_bound_source: String,
+    /// The floating-point allowance of this step ([`crate::rounding`]): added to the
+    /// certificate so that β bounds the exact real-arithmetic residual.
+    pub rounding_allowance: f64,
     /// ‖∇L_b(w⁻; D′)‖ including bᵀw, if computed.
     pub exact_residual: Option<f64>,
     /// CG iterations (0 for `cholesky` and `stale`).
@@ -184,6 +195,8 @@ pub(crate) struct StepOutcome {
     pub new_factor: Option<(Cholesky, Vec<f64>)>,
     /// Whether the factor should be rebuilt at the next request.
     pub mark_stale: bool,
+    /// The error bound of `margins_new`.
+    pub margin_error: f64,
     pub report: StepReport,
 }
 
@@ -255,15 +268,17 @@ pub(crate) fn newton_step(input: &StepInput<'_>, cache: &StepCache) -> Result<St
     let m = removed.len();
     let ridge = lambda * n_remaining as f64;
     let gamma = loss.gamma();
-    let z = match &cache.margins {
-        Some(z) => z.clone(),
-        None => x * w,
+    let (z, margin_error) = match &cache.margins {
+        Some(z) => (z.clone(), cache.margin_error),
+        None => (x * w, fresh_margin_error(x.ncols(), w.norm())),
     };
 
     // Δ = mλw + Σ_{j∈B} ℓ′(z_j, y_j) x_j
     let mut delta = w * (m as f64 * lambda);
+    let mut delta_terms = m as f64 * lambda * w.norm();
     for &j in removed {
         let g = loss.derivative(z[j], y[j]);
+        delta_terms += g.abs();
         delta.axpy(g, &x.row(j).transpose(), 1.0);
     }
     // The curvatures c_i = ℓ″(z_i, y_i) of the remaining rows. Element-wise, so the parallel
@@ -392,10 +407,11 @@ pub(crate) fn newton_step(input: &StepInput<'_>, cache: &StepCache) -> Result<St
                     p = &zr + &p * (rz_next / rz);
                     rz = rz_next;
                 }
-                if input.exact_residual {
-                    // The diagnostic needs Xᵀℓ′(z + Xv): one more pass, which also re-evaluates
-                    // Xv and Hv directly at the final v.
-                    ev = evaluate(input, &z, Some(&c), &v, true);
+                // One more pass re-evaluates Xv and Hv directly at the final v (and, for the
+                // diagnostic, Xᵀℓ′(z + Xv)): the rounding allowance is derived for direct
+                // products, not for the sums Xv₀ + Σ α_k Xp_k assembled during CG.
+                if cg_iterations > 0 || input.exact_residual {
+                    ev = evaluate(input, &z, Some(&c), &v, input.exact_residual);
                 }
                 mark_stale = cg_iterations > options.refactor_after;
             } else if solver == StepSolver::Pcg && input.exact_residual {
@@ -423,17 +439,62 @@ pub(crate) fn newton_step(input: &StepInput<'_>, cache: &StepCache) -> Result<St
         g.norm()
     });
     let margins_new = &z + &ev.u;
+
+    // The certificate: the smaller valid bound, plus the floating-point allowance.
+    let bound_data_dependent = data_dependent(gamma, spectral_norm, v_norm, xv_norm);
+    let bound_tight = data_dependent_tight(gamma, spectral_norm, xv_l4_squared);
+    let bound_gamma_n_v2 = gamma_n_v_squared(gamma, n_remaining, v_norm);
+    let (chosen, chosen_source) = match input.bound {
+        BoundKind::DataDependent => (bound_data_dependent, BoundSource::DataDependent),
+        BoundKind::Tight => (bound_tight, BoundSource::Tight),
+    };
+    let (certified_bound, source) = if bound_gamma_n_v2 < chosen {
+        (bound_gamma_n_v2, BoundSource::GammaNV2)
+    } else {
+        (chosen, chosen_source)
+    };
+    let xv_l1: f64 =
+        ev.u.iter()
+            .zip(remaining)
+            .filter(|(_, k)| **k)
+            .map(|(u, _)| u.abs())
+            .sum();
+    let (rounding_allowance, margin_error_new) = step_allowance(&StepRounding {
+        n_rows: x.nrows(),
+        n_remaining,
+        d: x.ncols(),
+        m,
+        loss,
+        ridge,
+        spectral_norm,
+        kappa: rows.pass_error_factor(),
+        margin_error,
+        w_new_norm: w_new.norm(),
+        v_norm,
+        xv_norm,
+        xv_l1,
+        xv_l4: xv_l4_squared.sqrt(),
+        hv_norm: ev.hv.norm(),
+        delta_terms,
+        solve_residual,
+        certified_bound,
+        source,
+    });
     Ok(StepOutcome {
+        margin_error: margin_error_new,
         report: StepReport {
             delta_norm: delta.norm(),
             v_norm,
             xv_norm,
             xv_l4_squared,
-            bound_data_dependent: data_dependent(gamma, spectral_norm, v_norm, xv_norm),
-            bound_tight: data_dependent_tight(gamma, spectral_norm, xv_l4_squared),
-            bound_gamma_n_v2: gamma_n_v_squared(gamma, n_remaining, v_norm),
+            bound_data_dependent,
+            bound_tight,
+            bound_gamma_n_v2,
             bound_worst_case: worst_case(gamma, loss.gradient_bound(), lambda, m, n_remaining),
             solve_residual,
+            certified_bound,
+            certified_bound_source: source.name().into(),
+            rounding_allowance,
             exact_residual: exact,
             cg_iterations,
             factored,

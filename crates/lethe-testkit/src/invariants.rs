@@ -534,16 +534,42 @@ pub fn check_certificate_consistency(
             return Err(at(fail(NAME, name, "finite and ≥ 0", v.to_string())));
         }
     }
-    let chosen = match cert.bound_kind.as_str() {
-        "tight" => cert.bound_tight,
-        _ => cert.bound_data_dependent,
+    // Per class model: the certified bound is the smaller of the chosen bound and
+    // γ(n − m)‖v‖²; the certificate adds the solve residual and the rounding allowance.
+    let chosen_of = |tight: f64, dd: f64| match cert.bound_kind.as_str() {
+        "tight" => tight,
+        _ => dd,
     };
-    let want = chosen + cert.solve_residual;
+    for (k, s) in cert.classes.iter().enumerate() {
+        let want = chosen_of(s.bound_tight, s.bound_data_dependent).min(s.bound_gamma_n_v2);
+        if (s.certified_bound - want).abs() > REL * want.max(1e-300) {
+            return Err(at(fail(
+                NAME,
+                format!(
+                    "class {k} certified bound (min of the {} bound and γ(n − m)‖v‖²)",
+                    cert.bound_kind
+                ),
+                want.to_string(),
+                s.certified_bound.to_string(),
+            )));
+        }
+    }
+    let want = if cert.classes.is_empty() {
+        chosen_of(cert.bound_tight, cert.bound_data_dependent).min(cert.bound_gamma_n_v2)
+            + cert.solve_residual
+            + cert.rounding_allowance
+    } else {
+        cert.classes
+            .iter()
+            .map(|s| s.certified_bound + s.solve_residual + s.rounding_allowance)
+            .sum()
+    };
     if (cert.certificate_bound - want).abs() > REL * want.max(1e-300) {
         return Err(at(fail(
             NAME,
             format!(
-                "certificate_bound ({} bound + solve residual)",
+                "certificate_bound (min({} bound, γ(n − m)‖v‖²) + solve residual + rounding \
+                 allowance)",
                 cert.bound_kind
             ),
             want.to_string(),

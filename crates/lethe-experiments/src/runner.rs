@@ -11,8 +11,7 @@ use lethe_models::{LinearModelParams, Stream};
 use lethe_removal::{
     BudgetPolicy, CertifiedModel, CertifiedParams, Comparison, Guarantee, Ledger, NoiseKey,
     NoiseSecrecy, RemovalStrategy, ScoringModel, SisaConfig, SisaStrategy, StrategySpec, batches,
-    build_strategy,
-    compare_strategies, decision_accuracy, deletion_sequence, label_sets,
+    build_strategy, compare_strategies, decision_accuracy, deletion_sequence, label_sets,
 };
 use nalgebra::{DMatrix, DVector};
 use serde::Serialize;

@@ -98,9 +98,15 @@
 //!
 //! **Certified removal** (Theorem 3): with b ~ N(0, σ²I) the released model is (ε, δ)-certified
 //! while the accumulated residual β (r₀ plus the bounds of every step since the last training)
-//! stays ≤ σε/c, c = √(2 ln(1.5/δ)). For one-vs-rest, the K class models are released together;
-//! the sound default compares the class-summed β with σε/c (each class's b_k is independent, the
-//! summed residual bounds the norm of the stacked residual, and the budget is not split).
+//! stays within the budget of the Gaussian mechanism with sensitivity β and noise σ
+//! (`lethe_models::accounting` states this reduction and its assumptions): by default the
+//! largest β with δ(ε; β/σ) ≤ δ under the exact privacy profile (Balle & Wang 2018, Thm 8),
+//! or the paper's σε/c, c = √(2 ln(1.5/δ)), where that is valid (`accounting: paper`; refused
+//! elsewhere). For the Gamma-norm noise the guarantee is pure ε with budget σε. No certificate
+//! is issued for a replayed (explicit) b or for requests declared adaptive. For one-vs-rest,
+//! the K class models are released together; the sound default compares the class-summed β
+//! with the budget (each class's b_k is independent, so the stacked b is Gaussian in R^{dK};
+//! the summed residual bounds the norm of the stacked residual, and the budget is not split).
 
 use serde::{Deserialize, Serialize};
 

@@ -765,10 +765,13 @@ fn unlearned_certification(
             CertificateKind::None,
             None,
             None,
-            format!(
-                "strategy `{}` has no guarantee",
-                cfg.removal.strategy.0.name()
-            ),
+            match cfg.removal.strategy.0 {
+                StrategySpec::Newton if cfg.model.sigma == 0.0 => {
+                    "σ = 0: no noise, so no certificate".to_string()
+                }
+                StrategySpec::Newton => "no certificate (rows with ‖x‖ > 1)".to_string(),
+                ref other => format!("strategy `{}` has no guarantee", other.name()),
+            },
         ),
         Guarantee::Replay => Certification::new(
             CertificateKind::None,

@@ -215,3 +215,17 @@ fn gamma_norm_noise_is_labelled_pure_epsilon() {
         assert!(r["epsilon_spent_analytic"].is_null());
     }
 }
+
+#[test]
+fn without_noise_a_newton_run_claims_no_guarantee() {
+    let dir = TempDir::new("sigma0");
+    let mut cfg = synthetic_config("sigma0");
+    cfg["model"]["sigma"] = json!(0.0);
+    let result = read(&run_config(&dir, &cfg, "z.json"));
+    let run = first_run(&result);
+    assert_eq!(run["train"]["guarantee"]["kind"], "none");
+    for r in removals(run) {
+        assert_eq!(r["certified"], json!(false));
+        assert!(r["epsilon_spent"].is_null());
+    }
+}

@@ -269,6 +269,10 @@ impl RemovalStrategy for CertifiedModel {
         if self.params().adaptive_requests {
             return Guarantee::Adaptive;
         }
+        if !self.is_certifiable() {
+            // σ = 0 (no noise) or rows with ‖x‖ > 1 accepted with `allow_unnormalized`.
+            return Guarantee::None;
+        }
         Guarantee::Certified {
             epsilon: self.params().epsilon,
             delta: self.params().guarantee_delta(),

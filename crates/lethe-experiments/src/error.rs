@@ -115,6 +115,17 @@ pub enum ExperimentError {
     /// A command-line argument is invalid.
     #[error("{0}")]
     Usage(String),
+    /// An output file is one of the command's inputs: it would be overwritten.
+    #[error(
+        "refusing to write {output}: it is an input of this command ({input}); choose another \
+         output (--out)"
+    )]
+    WouldOverwrite {
+        /// The output that was refused.
+        output: PathBuf,
+        /// The input it would have replaced.
+        input: PathBuf,
+    },
     /// A result file is not a lethe result.
     #[error("{path}: {what}")]
     Result {
@@ -170,7 +181,9 @@ impl ExperimentError {
     /// The exit code the binary uses for this error (see [`exit`]).
     pub fn exit_code(&self) -> i32 {
         match self {
-            ExperimentError::Config(_) | ExperimentError::Usage(_) => exit::INVALID,
+            ExperimentError::Config(_)
+            | ExperimentError::Usage(_)
+            | ExperimentError::WouldOverwrite { .. } => exit::INVALID,
             ExperimentError::DataNotFound { .. } => exit::DATA_MISSING,
             ExperimentError::Io { .. }
             | ExperimentError::Json { .. }

@@ -2,21 +2,73 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-use std::time::{Duration, SystemTime};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime};
 
-use common::{TempDir, read, synthetic_config, write_config};
+use common::{TempDir, read, run_config, synthetic_config, write_config};
 use lethe_experiments::ExperimentError;
+use lethe_experiments::report::{ReportOptions, write_report};
 use lethe_experiments::sweep::{RunOptions, points_dir, run_experiment};
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn lethe() -> Command {
     Command::new(env!("CARGO_BIN_EXE_lethe"))
 }
 
+/// Runs the binary; a command still running after `limit` is killed and the test fails (a
+/// guard against hangs, not a timing assertion: the commands take well under a second).
+fn run_with_limit(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} still running after {limit:?}: it hangs");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A finished result of a small synthetic run, as a JSON value, and its path.
+fn small_result(dir: &TempDir, name: &str) -> (PathBuf, Value) {
+    let path = run_config(dir, &synthetic_config(name), &format!("{name}.cfg.json"));
+    let v = read(&path);
+    (path, v)
+}
+
+fn write_json(path: &Path, v: &Value) {
+    std::fs::write(path, serde_json::to_string_pretty(v).unwrap()).unwrap();
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -57,6 +109,91 @@ fn run_refuses_to_write_its_result_over_its_config() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert_eq!(std::fs::read(&cfg).unwrap(), before);
+}
+
+#[test]
+fn report_refuses_to_write_over_a_result() {
+    let dir = TempDir::new("h-overwrite-report");
+    let (result, _) = small_result(&dir, "x");
+    let before = std::fs::read(&result).unwrap();
+    let out = lethe()
+        .arg("report")
+        .arg(&result)
+        .arg("--out")
+        .arg(&result)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("refusing to write"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(&result).unwrap(),
+        before,
+        "the result was overwritten"
+    );
+    // A plot that would replace an input is refused too (the result named like a plot).
+    let svg = dir.join("plots/x-budget.svg");
+    std::fs::create_dir_all(svg.parent().unwrap()).unwrap();
+    std::fs::copy(&result, &svg).unwrap();
+    let err = write_report(&ReportOptions {
+        results: vec![svg.clone()],
+        out: dir.join("R.md"),
+        plots: dir.join("plots"),
+    })
+    .unwrap_err();
+    assert_eq!(err.exit_code(), 2, "{err}");
+    assert!(err.to_string().contains("refusing to write"), "{err}");
+    assert_eq!(std::fs::read(&svg).unwrap(), before);
+}
+
+#[test]
+fn result_names_never_lead_plot_files_out_of_the_plots_directory() {
+    let dir = TempDir::new("h-names");
+    let (_, v) = small_result(&dir, "safe");
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let outside = dir.join("outside");
+    let long = "n".repeat(300);
+    let names = [
+        "../../x".to_string(),
+        format!("{}/abs", outside.display()),
+        "../escape".to_string(),
+        long.clone(),
+    ];
+    let mut results = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        let mut doc = v.clone();
+        doc["name"] = json!(n);
+        let p = work.join(format!("r{i}.json"));
+        write_json(&p, &doc);
+        results.push(p);
+    }
+    let plots = work.join("a/b/plots");
+    let written = write_report(&ReportOptions {
+        results,
+        out: work.join("a/b/R.md"),
+        plots: plots.clone(),
+    })
+    .unwrap();
+    assert_eq!(written.plots.len(), names.len());
+    for p in &written.plots {
+        assert_eq!(p.parent(), Some(plots.as_path()), "{}", p.display());
+    }
+    // Nothing outside the plots directory except the report itself and the inputs.
+    assert!(!outside.exists());
+    for f in files_under(dir.path()) {
+        let ok = f.starts_with(&plots)
+            || f == work.join("a/b/R.md")
+            || f.starts_with(dir.join("results"))
+            || f.extension().is_some_and(|e| e == "json");
+        assert!(ok, "unexpected file {}", f.display());
+    }
+    let md = std::fs::read_to_string(work.join("a/b/R.md")).unwrap();
+    assert!(md.contains("not a valid experiment name"), "{md}");
+    assert!(md.contains(&long), "the long name is still shown");
 }
 
 #[test]
@@ -127,6 +264,16 @@ fn failed_points_are_recorded_in_the_result_and_the_report() {
             result["config"]["grid"]["model.lambda"][i]
         );
     }
+    let md = dir.join("R.md");
+    write_report(&ReportOptions {
+        results: vec![out.join("fails.json")],
+        out: md.clone(),
+        plots: dir.join("plots"),
+    })
+    .unwrap();
+    let md = std::fs::read_to_string(md).unwrap();
+    assert!(md.contains("Failed grid points"), "{md}");
+    assert!(md.contains("has norm"), "{md}");
 }
 
 #[test]
@@ -170,5 +317,81 @@ fn stale_temporary_files_are_cleaned_and_fresh_ones_kept() {
     assert!(
         unrelated.exists(),
         "only lethe's own temporaries are removed"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hangs
+
+#[test]
+fn report_terminates_on_huge_plotted_values() {
+    let dir = TempDir::new("h-huge");
+    let (_, v) = small_result(&dir, "huge");
+    let mut budget = v.clone();
+    budget["runs"][0]["summary"]["budget"] = json!(1e308);
+    let mut requests = v.clone();
+    requests["runs"][0]["removals"][0]["request"] = json!(1e308);
+    requests["runs"][0]["removals"][1]["request"] = json!(-1e308);
+    requests["name"] = json!("huge2");
+    let mut beta = v.clone();
+    beta["runs"][0]["removals"][0]["beta"] = json!(1.7e308);
+    beta["runs"][0]["removals"][1]["beta"] = json!(1.7e308);
+    beta["name"] = json!("huge3");
+    let mut files = Vec::new();
+    for (i, doc) in [budget, requests, beta].iter().enumerate() {
+        let p = dir.join(&format!("huge{i}.json"));
+        write_json(&p, doc);
+        files.push(p);
+    }
+    let md = dir.join("R.md");
+    let out = run_with_limit(
+        lethe().arg("report").args(&files).arg("--out").arg(&md),
+        Duration::from_secs(120),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(text.contains("not drawn"), "{text}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report output is text for people
+
+#[test]
+fn report_escapes_text_from_result_files() {
+    let dir = TempDir::new("h-escape");
+    let (_, mut v) = small_result(&dir, "esc");
+    v["name"] = json!("<script>alert(1)</script>");
+    v["description"] = json!(
+        "<img src=x onerror=alert(1)> <!-- open\n# Injected heading\n[x](javascript:alert(1))"
+    );
+    v["runs"][0]["params"] = json!({"model.<b>": "<i>x</i>\n## h"});
+    v["runs"][0]["train"]["strategy"] = json!("<svg onload=alert(1)>");
+    let p = dir.join("esc.json");
+    write_json(&p, &v);
+    let md = dir.join("R.md");
+    write_report(&ReportOptions {
+        results: vec![p],
+        out: md.clone(),
+        plots: dir.join("plots"),
+    })
+    .unwrap();
+    let text = std::fs::read_to_string(md).unwrap();
+    for raw in ["<script", "<img", "<svg", "<b>", "<i>", "[x](javascript:"] {
+        assert!(!text.contains(raw), "{raw} is in the report raw:\n{text}");
+    }
+    assert_eq!(
+        text.matches("<!--").count(),
+        1,
+        "only the generated comment: {text}"
+    );
+    for line in text.lines() {
+        assert!(
+            !line.starts_with("# Injected") && !line.starts_with("## h"),
+            "{line}"
+        );
+    }
+    assert!(
+        text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{text}"
     );
 }

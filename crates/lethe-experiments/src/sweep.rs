@@ -210,7 +210,18 @@ pub fn read_point(path: &Path, hash: &str) -> Option<Value> {
 /// [`ExperimentError::Config`] listing every problem; [`ExperimentError::Io`] when the file
 /// cannot be read.
 pub fn validate(config_path: &Path, data_dir: Option<PathBuf>) -> Result<LoadedConfig> {
-    let loaded = config::load(config_path)?;
+    let loaded = match config::load(config_path) {
+        Ok(l) => l,
+        Err(ExperimentError::Config(mut c)) => {
+            // Report the data files too, not only the config's own problems.
+            c.issues
+                .extend(data::check_raw_files(config_path, data_dir));
+            c.issues.sort();
+            c.issues.dedup();
+            return Err(ExperimentError::Config(c));
+        }
+        Err(e) => return Err(e),
+    };
     let ctx = DataContext::new(data_dir, loaded.dir.clone());
     let mut issues = Vec::new();
     for p in resolve_points(&loaded)? {

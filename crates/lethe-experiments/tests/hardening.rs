@@ -395,3 +395,140 @@ fn report_escapes_text_from_result_files() {
         "{text}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// `validate` must catch what `run` will reject
+
+fn issues_of(cfg: &Value) -> Vec<(String, String)> {
+    let dir = TempDir::new("h-validate");
+    let p = write_config(dir.path(), "c.json", cfg);
+    match lethe_experiments::sweep::validate(&p, None) {
+        Ok(_) => Vec::new(),
+        Err(ExperimentError::Config(c)) => {
+            c.issues.into_iter().map(|i| (i.path, i.message)).collect()
+        }
+        Err(e) => panic!("expected config issues, got {e}"),
+    }
+}
+
+fn has_issue(issues: &[(String, String)], path: &str) -> bool {
+    issues.iter().any(|(p, _)| p == path)
+}
+
+#[test]
+fn strategy_objects_reject_unknown_fields() {
+    let mut cfg = synthetic_config("strat");
+    cfg["removal"]["strategy"] = json!({"strategy": "sisa", "shards": 5, "shardz": 1});
+    cfg["compare"] = json!({"strategies": ["newton", {"strategy": "retrain", "nosie": "same"},
+                                           {"strategy": "influence", "x": 1}]});
+    let issues = issues_of(&cfg);
+    assert!(
+        has_issue(&issues, "$.removal.strategy.shardz"),
+        "{issues:?}"
+    );
+    assert!(
+        has_issue(&issues, "$.compare.strategies[1].nosie"),
+        "{issues:?}"
+    );
+    assert!(
+        has_issue(&issues, "$.compare.strategies[2].x"),
+        "{issues:?}"
+    );
+}
+
+#[test]
+fn validate_rejects_values_that_run_rejects() {
+    let mut cfg = synthetic_config("values");
+    cfg["removal"]["strategy"] = json!({"strategy": "sisa", "shards": 0, "slices": 0});
+    cfg["removal"]["order"] = json!({"order": "exponential", "rate": -1.0});
+    cfg["removal"]["fast_path"] = json!({"solve_ratio": -0.5, "absolute_tolerance": -1.0,
+                                         "stale_refactor_ratio": -2.0});
+    let issues = issues_of(&cfg);
+    for path in [
+        "$.removal.strategy.shards",
+        "$.removal.strategy.slices",
+        "$.removal.order.rate",
+        "$.removal.fast_path.solve_ratio",
+        "$.removal.fast_path.absolute_tolerance",
+        "$.removal.fast_path.stale_refactor_ratio",
+    ] {
+        assert!(has_issue(&issues, path), "{path} missing in {issues:?}");
+    }
+    let mut cfg = synthetic_config("overflow");
+    cfg["removal"]["requests"] = json!(u64::MAX / 2);
+    cfg["removal"]["batch_size"] = json!(4);
+    let issues = issues_of(&cfg);
+    assert!(
+        issues
+            .iter()
+            .any(|(p, m)| p == "$.removal.requests" && m.contains("overflows")),
+        "{issues:?}"
+    );
+}
+
+#[test]
+fn unreachable_solver_tolerances_are_rejected() {
+    let mut cfg = synthetic_config("tol");
+    cfg["model"]["solver"] = json!({"tolerance": 1e-300, "max_iterations": u64::MAX});
+    let issues = issues_of(&cfg);
+    assert!(has_issue(&issues, "$.model.solver.tolerance"), "{issues:?}");
+    cfg["model"]["solver"] = json!({"tolerance": 1e-10});
+    assert_eq!(issues_of(&cfg), vec![]);
+}
+
+#[test]
+fn validate_reports_a_typo_and_a_missing_data_file_together_with_exit_code_3() {
+    let dir = TempDir::new("h-typo-missing");
+    let mut cfg = synthetic_config("typo");
+    cfg["dataset"] = json!({"name": "csv", "path": "missing.csv"});
+    cfg["modle"] = json!({});
+    let bad = write_config(dir.path(), "bad.json", &cfg);
+    let out = lethe().arg("validate").arg(&bad).output().unwrap();
+    let err = stderr(&out);
+    assert!(
+        err.contains("$.modle") && err.contains("missing.csv"),
+        "{err}"
+    );
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    // A missing data file alone is 3 too, in `run` as in `validate`.
+    let mut only_missing = synthetic_config("missing");
+    only_missing["dataset"] = json!({"name": "csv", "path": "missing.csv"});
+    let missing = write_config(dir.path(), "missing.json", &only_missing);
+    let out = lethe().arg("validate").arg(&missing).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let out = lethe()
+        .arg("run")
+        .arg(&missing)
+        .arg("--out")
+        .arg(dir.join("res"))
+        .arg("-q")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    // Several files: the most severe code, whatever the order.
+    let mut invalid = synthetic_config("invalid");
+    invalid["model"]["lambda"] = json!(-1.0);
+    let invalid = write_config(dir.path(), "invalid.json", &invalid);
+    let good = write_config(dir.path(), "good.json", &synthetic_config("good"));
+    let out = lethe()
+        .arg("validate")
+        .args([&good, &invalid, &missing])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let out = lethe()
+        .arg("validate")
+        .args([&invalid, &missing, dir.join("absent.json").as_path()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+}
+
+#[test]
+fn an_unreadable_data_file_is_exit_code_4() {
+    let e = ExperimentError::Data(lethe_data::DataError::Io {
+        path: PathBuf::from("x.csv"),
+        source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+    });
+    assert_eq!(e.exit_code(), 4);
+}

@@ -840,7 +840,7 @@ const MODEL: &[Field] = &[
 
 const MODEL_SOLVER: &[Field] = &[
     opt("kind", Kind::Leaf(de::<SolverKind>)),
-    opt("tolerance", Kind::Leaf(positive)),
+    opt("tolerance", Kind::Leaf(check_tolerance)),
     opt("max_iterations", Kind::Leaf(pos_int)),
 ];
 
@@ -862,7 +862,7 @@ const REMOVAL: &[Field] = &[
     opt("stop_when_budget_exceeded", Kind::Leaf(boolean)),
     opt("spectral_norm", Kind::Leaf(de::<SpectralNormMode>)),
     opt("exact_residual", Kind::Leaf(boolean)),
-    opt("fast_path", Kind::Leaf(de::<FastPathOptions>)),
+    opt("fast_path", Kind::Leaf(check_fast_path)),
     opt("ledger", Kind::Leaf(boolean)),
 ];
 
@@ -1362,9 +1362,87 @@ fn check_indices(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {
     }
 }
 
+/// The fields a strategy object may have besides `strategy`, and which must be integers ≥ 1.
+fn strategy_fields(strategy: &str) -> (&'static [&'static str], &'static [&'static str]) {
+    match strategy {
+        "retrain" => (&["noise"], &[]),
+        "sisa" => (&["shards", "slices", "aggregation"], &["shards", "slices"]),
+        _ => (&[], &[]),
+    }
+}
+
 fn check_strategy(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {
-    if let Err(e) = StrategyConfig::from_value(v) {
+    let spec = StrategyConfig::from_value(v);
+    // Every object rejects unknown fields (serde's tagged enum silently drops them).
+    if let Some(m) = v.as_object()
+        && let Some(strategy) = m.get("strategy").and_then(Value::as_str)
+    {
+        let (allowed, counts) = strategy_fields(strategy);
+        for key in m.keys().filter(|k| *k != "strategy") {
+            if !allowed.contains(&key.as_str()) {
+                out.push(ConfigIssue::new(
+                    child_path(path, key),
+                    format!(
+                        "unknown field of a `{strategy}` strategy ({})",
+                        if allowed.is_empty() {
+                            "it takes no settings".to_string()
+                        } else {
+                            format!("allowed: strategy, {}", allowed.join(", "))
+                        }
+                    ),
+                ));
+            }
+        }
+        for key in counts {
+            if let Some(x) = m.get(*key) {
+                pos_int(x, &child_path(path, key), out);
+            }
+        }
+        if spec.is_ok() {
+            return;
+        }
+    }
+    if let Err(e) = spec {
         out.push(ConfigIssue::new(path, format!("{e} (found {})", shown(v))));
+    }
+}
+
+/// The smallest `model.solver.tolerance` accepted: ‖∇L_b‖ is a sum over the rows, and
+/// rounding alone makes it about n · 2.2e-16, so a smaller tolerance is never reached and the
+/// solver would run until `max_iterations`.
+pub const MIN_TOLERANCE: f64 = 1e-14;
+
+fn check_tolerance(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {
+    if let Some(x) = finite(v, path, out) {
+        if !(x > 0.0) {
+            out.push(ConfigIssue::new(path, format!("must be > 0, got {x}")));
+        } else if x < MIN_TOLERANCE {
+            out.push(ConfigIssue::new(
+                path,
+                format!(
+                    "{x:e} is below what f64 arithmetic can reach for a gradient norm (rounding \
+                     alone gives about n · 2.2e-16): use at least {MIN_TOLERANCE:e}"
+                ),
+            ));
+        }
+    }
+}
+
+fn check_fast_path(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {
+    if let Err(e) = serde_json::from_value::<FastPathOptions>(v.clone()) {
+        out.push(ConfigIssue::new(path, e.to_string()));
+        return;
+    }
+    let Some(m) = v.as_object() else { return };
+    for key in ["solve_ratio", "absolute_tolerance"] {
+        if let Some(x) = m.get(key) {
+            non_negative(x, &child_path(path, key), out);
+        }
+    }
+    if let Some(x) = m.get("stale_refactor_ratio")
+        && !x.is_null()
+    {
+        non_negative(x, &child_path(path, "stale_refactor_ratio"), out);
     }
 }
 
@@ -1385,6 +1463,13 @@ fn check_strategies(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {
 fn check_order(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {
     if let Err(e) = OrderConfig::from_value(v) {
         out.push(ConfigIssue::new(path, format!("{e} (found {})", shown(v))));
+        return;
+    }
+    // An exponential rate or Pareto shape must be > 0 (the weights are undefined otherwise).
+    if let Some(rate) = v.get("rate")
+        && !rate.is_null()
+    {
+        positive(rate, &child_path(path, "rate"), out);
     }
 }
 
@@ -1918,6 +2003,16 @@ pub fn cross_check(v: &Value) -> Vec<ConfigIssue> {
         Some(items) => (items.len() as u64).div_ceil(batch),
         None => requests.unwrap_or(0),
     };
+    if let Some(r) = requests
+        && explicit.is_none()
+        && r.checked_mul(batch)
+            .is_none_or(|rows| usize::try_from(rows).is_err())
+    {
+        out.push(ConfigIssue::new(
+            "$.removal.requests",
+            format!("requests × batch_size = {r} × {batch} rows overflows"),
+        ));
+    }
     if let (Some(r), Some(_)) = (requests, explicit)
         && r != effective_requests
     {
@@ -2034,9 +2129,10 @@ pub fn remap(issue: ConfigIssue, point: &PointSpec) -> ConfigIssue {
     for (key, source) in &point.sources {
         let plain = format!("$.{key}");
         if issue.path == plain || issue.path.starts_with(&format!("{plain}.")) {
-            return ConfigIssue::new(
+            return ConfigIssue::with_exit_code(
                 format!("{}{}", source, &issue.path[plain.len()..]),
                 issue.message,
+                issue.exit_code,
             );
         }
     }

@@ -151,22 +151,103 @@ pub fn check_files(ds: &DatasetConfig, ctx: &DataContext) -> Vec<ConfigIssue> {
     match ds.name.as_str() {
         "mnist" | "fashion_mnist" => {
             if let Err(e) = ctx.image_dir(&ds.name) {
-                out.push(ConfigIssue::new("$.dataset.name", e.to_string()));
+                out.push(ConfigIssue::with_exit_code(
+                    "$.dataset.name",
+                    e.to_string(),
+                    e.exit_code(),
+                ));
             }
         }
         "csv" | "libsvm" => {
-            for (field, value) in [("path", &ds.path), ("test_path", &ds.test_path)] {
-                if let Some(p) = value
-                    && let Err(e) = ctx.find(p, "data file")
-                {
-                    out.push(ConfigIssue::new(
-                        format!("$.dataset.{field}"),
-                        e.to_string(),
-                    ));
+            let paths = [("path", &ds.path), ("test_path", &ds.test_path)];
+            out.extend(check_data_paths(
+                paths.iter().filter_map(|(f, p)| Some((*f, p.as_deref()?))),
+                ctx,
+            ));
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The data-file problems of a config that does not validate (best effort, from the raw JSON:
+/// the base `dataset` and grid values of `dataset.path`/`dataset.test_path`), so that
+/// `lethe validate` reports them together with the config's own problems.
+pub fn check_raw_files(config_path: &Path, data_dir: Option<PathBuf>) -> Vec<ConfigIssue> {
+    let Ok(raw) = crate::json::read_json(config_path) else {
+        return Vec::new();
+    };
+    let config_dir = config_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let ctx = DataContext::new(data_dir, config_dir);
+    let ds = &raw["dataset"];
+    let mut out = Vec::new();
+    match ds["name"].as_str() {
+        Some(name @ ("mnist" | "fashion_mnist")) => {
+            if let Err(e) = ctx.image_dir(name) {
+                out.push(ConfigIssue::with_exit_code(
+                    "$.dataset.name",
+                    e.to_string(),
+                    e.exit_code(),
+                ));
+            }
+        }
+        Some("csv" | "libsvm") => {
+            let base = ["path", "test_path"]
+                .into_iter()
+                .filter_map(|f| Some((f, ds[f].as_str()?)));
+            out.extend(check_data_paths(base, &ctx));
+            for field in ["path", "test_path"] {
+                let key = format!("dataset.{field}");
+                if let Some(values) = raw["grid"][&key].as_array() {
+                    for (i, v) in values.iter().enumerate() {
+                        if let Some(p) = v.as_str() {
+                            out.extend(check_data_paths([(field, p)], &ctx).into_iter().map(
+                                |issue| {
+                                    ConfigIssue::with_exit_code(
+                                        format!("$.grid[\"{key}\"][{i}]"),
+                                        issue.message,
+                                        issue.exit_code,
+                                    )
+                                },
+                            ));
+                        }
+                    }
                 }
             }
         }
         _ => {}
+    }
+    out
+}
+
+/// Checks that each `dataset.<field>` path is found (exit code 3 otherwise) and can be opened
+/// (exit code 4 otherwise).
+pub fn check_data_paths<'a>(
+    paths: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ctx: &DataContext,
+) -> Vec<ConfigIssue> {
+    let mut out = Vec::new();
+    for (field, p) in paths {
+        let at = format!("$.dataset.{field}");
+        match ctx.find(p, "data file") {
+            Err(e) => out.push(ConfigIssue::with_exit_code(
+                at,
+                e.to_string(),
+                e.exit_code(),
+            )),
+            Ok(found) => {
+                if let Err(e) = std::fs::File::open(&found) {
+                    out.push(ConfigIssue::with_exit_code(
+                        at,
+                        format!("data file {} cannot be read: {e}", found.display()),
+                        crate::error::exit::IO,
+                    ));
+                }
+            }
+        }
     }
     out
 }

@@ -11,14 +11,25 @@ pub struct ConfigIssue {
     pub path: String,
     /// What is wrong, including the value found where it helps.
     pub message: String,
+    /// The exit code this problem calls for: [`exit::INVALID`] for a problem of the config
+    /// itself, [`exit::DATA_MISSING`] for a data file that is not found, [`exit::IO`] for one
+    /// that cannot be read.
+    #[serde(skip)]
+    pub exit_code: i32,
 }
 
 impl ConfigIssue {
-    /// A new issue.
+    /// A new problem of the config itself (exit code [`exit::INVALID`]).
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::with_exit_code(path, message, exit::INVALID)
+    }
+
+    /// A new problem with the exit code it calls for (see [`ConfigIssue::exit_code`]).
+    pub fn with_exit_code(path: impl Into<String>, message: impl Into<String>, code: i32) -> Self {
         Self {
             path: path.into(),
             message: message.into(),
+            exit_code: code,
         }
     }
 }
@@ -36,6 +47,16 @@ pub struct ConfigIssues {
     pub file: PathBuf,
     /// The problems, sorted by path.
     pub issues: Vec<ConfigIssue>,
+}
+
+impl ConfigIssues {
+    /// The most severe exit code of the problems ([`exit::INVALID`] when there are none).
+    pub fn exit_code(&self) -> i32 {
+        self.issues
+            .iter()
+            .map(|i| i.exit_code)
+            .fold(exit::INVALID, i32::max)
+    }
 }
 
 impl fmt::Display for ConfigIssues {
@@ -115,6 +136,17 @@ pub enum ExperimentError {
     /// A command-line argument is invalid.
     #[error("{0}")]
     Usage(String),
+    /// An output file is one of the command's inputs: it would be overwritten.
+    #[error(
+        "refusing to write {output}: it is an input of this command ({input}); choose another \
+         output (--out)"
+    )]
+    WouldOverwrite {
+        /// The output that was refused.
+        output: PathBuf,
+        /// The input it would have replaced.
+        input: PathBuf,
+    },
     /// A result file is not a lethe result.
     #[error("{path}: {what}")]
     Result {
@@ -178,7 +210,9 @@ impl ExperimentError {
     /// The exit code the binary uses for this error (see [`exit`]).
     pub fn exit_code(&self) -> i32 {
         match self {
-            ExperimentError::Config(_) | ExperimentError::Usage(_) => exit::INVALID,
+            ExperimentError::Config(c) => c.exit_code(),
+            ExperimentError::Usage(_) | ExperimentError::WouldOverwrite { .. } => exit::INVALID,
+            ExperimentError::Data(lethe_data::DataError::Io { .. }) => exit::IO,
             ExperimentError::DataNotFound { .. } => exit::DATA_MISSING,
             ExperimentError::Io { .. }
             | ExperimentError::Json { .. }
@@ -193,7 +227,11 @@ impl ExperimentError {
                     _ => exit::FAILURE,
                 }
             }
-            ExperimentError::Points(v) => v.first().map_or(exit::FAILURE, |e| e.exit_code()),
+            ExperimentError::Points(v) => v
+                .iter()
+                .map(ExperimentError::exit_code)
+                .max()
+                .unwrap_or(exit::FAILURE),
             _ => exit::FAILURE,
         }
     }

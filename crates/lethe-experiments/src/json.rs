@@ -99,7 +99,8 @@ pub fn hash(v: &Value) -> String {
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory (named
-/// `.<file>.<pid>.<n>.tmp`), flushed and synced, then renamed over `path`. A reader (or a run
+/// `.<file>.<pid>.<n>.tmp`), flushed and synced, then renamed over `path`, and the directory
+/// synced so the rename survives a crash. A reader (or a run
 /// that was killed) sees either the old file, the complete new file, or no file — never a
 /// half-written one. Creates the parent directory if needed.
 ///
@@ -132,7 +133,32 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = fs::remove_file(&tmp);
         return Err(io(path, e));
     }
-    Ok(())
+    sync_dir(&dir).map_err(|e| io(&dir, e))
+}
+
+/// Makes a rename in `dir` durable (fsync of the directory). File systems that cannot sync a
+/// directory (`EINVAL`, unsupported) are accepted as they are.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        match fs::File::open(dir).and_then(|d| d.sync_all()) {
+            Ok(()) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::InvalidInput | std::io::ErrorKind::Unsupported
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
 }
 
 /// Writes `value` as pretty JSON (with a final newline) to `path` atomically.

@@ -11,6 +11,7 @@
 //! | [`audit`] | the membership-inference audit of a run: models, rows, reference models, empirical vs certified ε |
 //! | [`sweep`] | a whole sweep: parallel points, shards, resume, atomic point and result files |
 //! | [`report`] | Markdown tables and SVG plots from result files |
+//! | [`files`] | file safety: no output over an input, writable output checked first, plain file names, stale temporaries |
 //! | [`json`] | explicit non-finite floats, canonical hashes, atomic writes |
 //! | [`verify`] | `lethe verify`: replaying the certificate ledgers of `removal.ledger` runs |
 //!
@@ -28,6 +29,7 @@ pub mod audit;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod files;
 pub mod json;
 pub mod report;
 pub mod runner;

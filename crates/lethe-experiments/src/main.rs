@@ -63,8 +63,9 @@ enum Command {
     },
     /// Check configs without running them: every problem is reported at once with its JSON
     /// path (unknown fields, wrong types, out-of-range values such as λ ≤ 0 or δ ∉ (0, 1),
-    /// grid values, missing data files with the paths tried). Exit code 2 if any config has
-    /// problems.
+    /// grid values, missing data files with the paths tried). Exit code: the most severe of
+    /// all the files (2 a config has problems, 3 a data file is missing, 4 a file cannot be
+    /// read).
     Validate {
         /// The configs.
         #[arg(required = true)]
@@ -176,9 +177,8 @@ fn run(cli: Cli) -> Result<i32> {
                         if !matches!(e, ExperimentError::Config(_)) {
                             eprintln!();
                         }
-                        if code == exit::OK {
-                            code = e.exit_code();
-                        }
+                        // The most severe problem of all the files decides.
+                        code = code.max(e.exit_code());
                     }
                 }
             }

@@ -10,8 +10,13 @@
 //!   run from every point file present, in grid order. `points_done < points_total` while
 //!   shards are missing.
 //!
+//! - `DIR/<name>.points/<index>-<hash>.failed`: the error of a point whose last run failed
+//!   (`lethe.point-failure/1`); the merged result lists these points under `failed`.
+//!
 //! A re-run skips points whose file exists; a killed run leaves only complete point files
-//! (plus possibly a `.…tmp` file, ignored). Shards (`--shard I/N`, 0 ≤ I < N) run the points
+//! (plus possibly a `.…tmp` file, ignored, and removed by a later run once it is
+//! [`crate::files::STALE_TMP_AGE`] old). A run refuses to write its result over its own config
+//! and checks that the output directory is writable before computing anything. Shards (`--shard I/N`, 0 ≤ I < N) run the points
 //! with `index % N == I`, so N array jobs cover every point exactly once; the last one to finish
 //! writes a complete merged file (or run `lethe run CONFIG --merge-only` afterwards).
 
@@ -35,6 +40,8 @@ use crate::runner::{LedgerTarget, PointProgress, Provenance, noise_key, run_poin
 pub const RESULT_SCHEMA: &str = "lethe.result/1";
 /// Schema tag of a point file.
 pub const POINT_SCHEMA: &str = "lethe.point/1";
+/// Schema tag of the record of a failed point.
+pub const FAILURE_SCHEMA: &str = "lethe.point-failure/1";
 
 /// `--shard I/N`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,6 +176,23 @@ pub fn point_file(out_dir: &Path, name: &str, index: usize, hash: &str) -> PathB
     points_dir(out_dir, name).join(format!("{index}-{hash}.json"))
 }
 
+/// `DIR/<name>.json`, the merged result.
+pub fn result_file(out_dir: &Path, name: &str) -> PathBuf {
+    out_dir.join(format!("{name}.json"))
+}
+
+/// The record of a point that failed in its last run (`lethe.point-failure/1`: index, params,
+/// error, exit code), next to where its point file would be. Removed when the point succeeds.
+pub fn failure_file(out_dir: &Path, name: &str, index: usize, hash: &str) -> PathBuf {
+    points_dir(out_dir, name).join(format!("{index}-{hash}.failed"))
+}
+
+/// Reads a failure record ([`failure_file`]), if there is one.
+pub fn read_failure(path: &Path) -> Option<Value> {
+    let v = json::read_json(path).ok()?;
+    (v.get("schema")?.as_str()? == FAILURE_SCHEMA).then_some(v)
+}
+
 /// Reads a finished point file, if it exists and is a complete point with this hash.
 pub fn read_point(path: &Path, hash: &str) -> Option<Value> {
     let v = json::read_json(path).ok()?;
@@ -186,7 +210,18 @@ pub fn read_point(path: &Path, hash: &str) -> Option<Value> {
 /// [`ExperimentError::Config`] listing every problem; [`ExperimentError::Io`] when the file
 /// cannot be read.
 pub fn validate(config_path: &Path, data_dir: Option<PathBuf>) -> Result<LoadedConfig> {
-    let loaded = config::load(config_path)?;
+    let loaded = match config::load(config_path) {
+        Ok(l) => l,
+        Err(ExperimentError::Config(mut c)) => {
+            // Report the data files too, not only the config's own problems.
+            c.issues
+                .extend(data::check_raw_files(config_path, data_dir));
+            c.issues.sort();
+            c.issues.dedup();
+            return Err(ExperimentError::Config(c));
+        }
+        Err(e) => return Err(e),
+    };
     let ctx = DataContext::new(data_dir, loaded.dir.clone());
     let mut issues = Vec::new();
     for p in resolve_points(&loaded)? {
@@ -376,6 +411,7 @@ pub fn run_experiment(config_path: &Path, opts: &RunOptions) -> Result<RunSummar
     if opts.jobs == 0 {
         return Err(ExperimentError::Usage("--jobs must be at least 1".into()));
     }
+    crate::files::refuse_overwrite(&result_file(&opts.out_dir, &name), [config_path])?;
 
     let mine: Vec<&ResolvedPoint> = points
         .iter()
@@ -412,6 +448,10 @@ pub fn run_experiment(config_path: &Path, opts: &RunOptions) -> Result<RunSummar
         }
     }
 
+    // Fail now, not after computing every point, when the results cannot be written.
+    crate::files::check_writable_dir(&points_dir(&opts.out_dir, &name))?;
+    crate::files::clean_stale_tmp(&opts.out_dir);
+    crate::files::clean_stale_tmp(&points_dir(&opts.out_dir, &name));
     // Create missing noise key files once, before points run in parallel.
     for p in &pending {
         noise_key(&p.config, &ctx)?;
@@ -458,9 +498,20 @@ pub fn run_experiment(config_path: &Path, opts: &RunOptions) -> Result<RunSummar
                     )?;
                     Ok(record.timings.total)
                 });
+                let failure = failure_file(&opts.out_dir, &name, p.spec.index, &p.hash);
                 let outcome = match &result {
-                    Ok(s) => format!("done in {s:.1} s"),
-                    Err(e) => format!("FAILED: {e}"),
+                    Ok(s) => {
+                        let _ = std::fs::remove_file(&failure);
+                        format!("done in {s:.1} s")
+                    }
+                    Err(e) => {
+                        // Recorded so that the merged result says why the point is missing.
+                        let doc = json!({"schema": FAILURE_SCHEMA, "index": p.spec.index,
+                            "params": p.spec.params, "error": e.to_string(),
+                            "exit_code": e.exit_code()});
+                        let _ = json::write_json_atomic(&failure, &doc);
+                        format!("FAILED: {e}")
+                    }
                 };
                 display.finish_point(bar, p.spec.index, &what, &outcome);
                 (p.spec.index, result.map(|_| ()))
@@ -520,9 +571,12 @@ pub fn merge(
 ) -> Result<(usize, PathBuf)> {
     let name = &loaded.base.name;
     let mut runs = Vec::new();
+    let mut failed = Vec::new();
     for p in points {
         if let Some(run) = read_point(&point_file(out_dir, name, p.spec.index, &p.hash), &p.hash) {
             runs.push(run);
+        } else if let Some(f) = read_failure(&failure_file(out_dir, name, p.spec.index, &p.hash)) {
+            failed.push(f);
         }
     }
     let mut doc = Map::new();
@@ -545,7 +599,10 @@ pub fn merge(
     doc.insert("complete".into(), json!(runs.len() == points.len()));
     let done = runs.len();
     doc.insert("runs".into(), Value::Array(runs));
-    let path = out_dir.join(format!("{name}.json"));
+    if !failed.is_empty() {
+        doc.insert("failed".into(), Value::Array(failed));
+    }
+    let path = result_file(out_dir, name);
     json::write_json_atomic(&path, &Value::Object(doc))?;
     Ok((done, path))
 }

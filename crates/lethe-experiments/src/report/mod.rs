@@ -47,9 +47,29 @@ pub struct ResultDoc {
 }
 
 impl ResultDoc {
-    /// The experiment name.
+    /// The experiment name as stored (any text: escape it with [`esc`] before it goes into
+    /// Markdown, and use [`ResultDoc::file_stem`] for file names).
     pub fn name(&self) -> &str {
         self.doc["name"].as_str().unwrap_or("unnamed")
+    }
+
+    /// Whether the name follows the config's rule ([`crate::config::valid_name`]).
+    pub fn name_is_valid(&self) -> bool {
+        crate::config::valid_name(self.name())
+    }
+
+    /// The stem of this result's plot files: the name when it is a valid experiment name,
+    /// otherwise a safe stand-in (`result-<12 hex digits of its hash>`), so that no name can
+    /// lead a file out of the plots directory or be too long for the file system.
+    pub fn file_stem(&self) -> String {
+        if self.name_is_valid() {
+            self.name().to_string()
+        } else {
+            format!(
+                "result-{}",
+                &json::hash(&Value::String(self.name().into()))[..12]
+            )
+        }
     }
 
     /// The runs.
@@ -90,10 +110,60 @@ pub fn load_result(path: &Path) -> Result<ResultDoc> {
             what: "has no `runs` list".into(),
         });
     }
+    if doc.get("name").is_some_and(|n| !n.is_string()) {
+        return Err(ExperimentError::Result {
+            path: path.to_path_buf(),
+            what: "its `name` is not a string".into(),
+        });
+    }
     Ok(ResultDoc {
         path: path.to_path_buf(),
         doc,
     })
+}
+
+/// Escapes text from a result file for Markdown: HTML (`<`, `>`, `&`) becomes entities, line
+/// breaks and control characters become spaces, and the characters that start code spans,
+/// links, tables or block elements are backslash-escaped. The text then reads as itself,
+/// whatever it contains, and cannot open HTML, comments, headings or links.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for (i, c) in s.chars().enumerate() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c if c.is_control() => out.push(' '),
+            '\\' | '`' | '[' | ']' | '|' | '*' | '_' | '!' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '#' | '+' | '-' | '=' if i == 0 => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `s` as a Markdown code span (shown literally, HTML included), or escaped text ([`esc`]) when
+/// it contains a backtick; line breaks and control characters become spaces.
+pub fn code(s: &str) -> String {
+    if s.contains('`') {
+        return esc(s);
+    }
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    format!("`{clean}`")
+}
+
+/// A string field of a result as Markdown text ([`esc`]), `?` when missing.
+pub fn text(v: &Value) -> String {
+    esc(v.as_str().unwrap_or("?"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -194,12 +264,12 @@ pub fn params_text(run: &Value) -> String {
             .map(|(k, v)| {
                 let short = k.rsplit('.').next().unwrap_or(k);
                 let v = match v {
-                    Value::String(s) => s.clone(),
+                    Value::String(s) => esc(s),
                     Value::Number(n) => fmt(n.as_f64()),
                     Value::Object(o) => object_text(o),
-                    other => other.to_string(),
+                    other => esc(&other.to_string()),
                 };
-                format!("{short}={v}")
+                format!("{}={v}", esc(short))
             })
             .collect::<Vec<_>>()
             .join(", "),
@@ -217,14 +287,14 @@ fn object_text(o: &serde_json::Map<String, Value>) -> String {
         .iter()
         .filter(|(k, _)| Some(k.as_str()) != tag)
         .map(|(k, v)| match v {
-            Value::String(s) => format!("{k}={s}"),
-            Value::Number(n) => format!("{k}={}", fmt(n.as_f64())),
-            other => format!("{k}={other}"),
+            Value::String(s) => format!("{}={}", esc(k), esc(s)),
+            Value::Number(n) => format!("{}={}", esc(k), fmt(n.as_f64())),
+            other => format!("{}={}", esc(k), esc(&other.to_string())),
         })
         .collect();
     match tag.and_then(|t| o[t].as_str()) {
-        Some(head) if rest.is_empty() => head.to_string(),
-        Some(head) => format!("{head} ({})", rest.join(", ")),
+        Some(head) if rest.is_empty() => esc(head),
+        Some(head) => format!("{} ({})", esc(head), rest.join(", ")),
         None => format!("{{{}}}", rest.join(", ")),
     }
 }
@@ -243,18 +313,46 @@ fn link(report: &Path, plot: &Path) -> String {
 pub struct Plots<'a> {
     dir: &'a Path,
     report: &'a Path,
+    inputs: Vec<PathBuf>,
     written: Vec<PathBuf>,
 }
 
 impl Plots<'_> {
-    /// Draws `plot` as `<dir>/<file>.svg` and returns the Markdown image line.
+    /// Draws `plot` as `<dir>/<file>.svg` and returns the Markdown image line (with a note
+    /// when points could not be drawn).
     ///
     /// # Errors
-    /// As [`plot::draw`].
+    /// [`ExperimentError::Plot`] when `file` is not a plain file name (it must never leave the
+    /// plots directory); [`ExperimentError::WouldOverwrite`] when the plot would replace an
+    /// input; as [`plot::draw`].
     pub fn add(&mut self, file: &str, plot: &plot::Plot) -> Result<String> {
-        let path = self.dir.join(format!("{file}.svg"));
-        plot::draw(plot, &path)?;
-        let md = format!("![{}]({})\n", plot.title, link(self.report, &path));
+        let name = format!("{file}.svg");
+        if !crate::files::is_plain_file_name(&name) {
+            return Err(ExperimentError::Plot {
+                path: self.dir.join(&name),
+                what: "not a plain file name inside the plots directory".into(),
+            });
+        }
+        let mut path = self.dir.join(&name);
+        // Two results with the same name get distinct plots rather than one overwriting the other.
+        let mut k = 1;
+        while self.written.contains(&path) {
+            k += 1;
+            path = self.dir.join(format!("{file}-{k}.svg"));
+        }
+        crate::files::refuse_overwrite(&path, self.inputs.iter().map(PathBuf::as_path))?;
+        let dropped = plot::draw(plot, &path)?;
+        let mut md = format!("![{}]({})\n", esc(&plot.title), link(self.report, &path));
+        if dropped > 0 {
+            let _ = writeln!(
+                md,
+                "\n*{dropped} point{} of this plot {} not drawn: not finite, not positive on a \
+                 log axis, or beyond ±{:e}.*",
+                if dropped == 1 { "" } else { "s" },
+                if dropped == 1 { "is" } else { "are" },
+                plot::LIMIT
+            );
+        }
         self.written.push(path);
         Ok(md)
     }
@@ -265,12 +363,20 @@ impl Plots<'_> {
 
 fn header(r: &ResultDoc, out: &mut String) {
     let d = &r.doc;
-    let _ = writeln!(out, "## {}\n", r.name());
+    let _ = writeln!(out, "## {}\n", esc(r.name()));
+    if !r.name_is_valid() {
+        let _ = writeln!(
+            out,
+            "*This result's name is not a valid experiment name (1–128 letters, digits, '.', \
+             '_' or '-'); its plots are named `{}`.*\n",
+            r.file_stem()
+        );
+    }
     if let Some(desc) = d.get("description").and_then(Value::as_str) {
-        let _ = writeln!(out, "{desc}\n");
+        let _ = writeln!(out, "{}\n", esc(desc));
     }
     let commit = d["git_commit"].as_str().unwrap_or("unknown");
-    let short: String = commit.chars().take(12).collect();
+    let short: String = esc(&commit.chars().take(12).collect::<String>());
     let dirty = match d.get("git_dirty").and_then(Value::as_bool) {
         Some(true) => " (with uncommitted changes)",
         _ => "",
@@ -280,8 +386,8 @@ fn header(r: &ResultDoc, out: &mut String) {
         "- result: `{}` — lethe {}, commit `{short}`{dirty}, seed {}, {} of {} points{}",
         r.path
             .file_name()
-            .map_or_else(String::new, |f| f.to_string_lossy().into_owned()),
-        d["lethe_version"].as_str().unwrap_or("?"),
+            .map_or_else(String::new, |f| esc(&f.to_string_lossy())),
+        text(&d["lethe_version"]),
         d["seed"].as_u64().map_or("?".into(), |s| s.to_string()),
         int(number(&d["points_done"])),
         int(number(&d["points_total"])),
@@ -297,17 +403,13 @@ fn header(r: &ResultDoc, out: &mut String) {
             out,
             "- data: {} — {} training rows, {} test rows, d = {}, labels {}; loss {}, noise {}, \
              δ = {}",
-            data["name"].as_str().unwrap_or("?"),
+            text(&data["name"]),
             int(num(data, "n_train")),
             int(num(data, "n_test")),
             int(num(data, "d")),
-            data["labels"].as_str().unwrap_or("?"),
-            json::get(run, "config.model.loss")
-                .and_then(Value::as_str)
-                .unwrap_or("?"),
-            json::get(run, "config.model.noise")
-                .and_then(Value::as_str)
-                .unwrap_or("?"),
+            text(&data["labels"]),
+            text(json::get(run, "config.model.loss").unwrap_or(&Value::Null)),
+            text(json::get(run, "config.model.noise").unwrap_or(&Value::Null)),
             fmt(num(run, "config.certificate.delta")),
         );
     }
@@ -322,8 +424,8 @@ fn runs_table(r: &ResultDoc) -> String {
             vec![
                 int(num(run, "index")),
                 params_text(run),
-                strategy_text(run),
-                guarantee_text(run),
+                esc(&strategy_text(run)),
+                esc(&guarantee_text(run)),
                 secs(num(run, "train.seconds")),
                 pct(num(run, "train.test_accuracy")),
                 int(num(run, "summary.requests")),
@@ -372,7 +474,7 @@ fn guarantee_text(run: &Value) -> String {
     };
     let kind = g["kind"].as_str().unwrap_or("?");
     if kind != "certified" {
-        return kind.to_string();
+        return esc(kind);
     }
     if num(g, "delta") == Some(0.0) {
         return "certified (pure ε)".into();
@@ -380,7 +482,7 @@ fn guarantee_text(run: &Value) -> String {
     let accounting = json::get(run, "config.certificate.accounting")
         .and_then(Value::as_str)
         .unwrap_or("paper");
-    format!("certified ({accounting})")
+    format!("certified ({})", esc(accounting))
 }
 
 /// A run's strategy, labelled when its guarantee is a replay (an explicit, public b:
@@ -412,28 +514,28 @@ fn with_ci(m: &Value, key: &str) -> String {
 /// An audit entry's attack in words: name, variant, K and seed.
 fn attack_text(e: &Value) -> String {
     let a = &e["attack"];
-    let name = a["attack"].as_str().unwrap_or("?");
+    let name = text(&a["attack"]);
     match num(a, "n_reference") {
         Some(k) => format!(
             "{name} ({}; K = {}, seed {})",
-            a["variant"].as_str().unwrap_or("?"),
+            text(&a["variant"]),
             int(Some(k)),
             int(num(a, "seed"))
         ),
-        None => format!("{name} ({})", a["statistic"].as_str().unwrap_or("?")),
+        None => format!("{name} ({})", text(&a["statistic"])),
     }
 }
 
 /// The model of an audit entry, with the ensemble it was attacked as.
 fn model_text(e: &Value) -> String {
-    let model = e["model"].as_str().unwrap_or("?");
+    let model = text(&e["model"]);
     match e["attack"].get("ensemble") {
         Some(ens) => format!(
             "{model} ({}-member {} ensemble)",
             int(num(ens, "members")),
-            ens["aggregation"].as_str().unwrap_or("?")
+            text(&ens["aggregation"])
         ),
-        None => model.to_string(),
+        None => model,
     }
 }
 
@@ -513,14 +615,14 @@ fn audit_section(r: &ResultDoc, out: &mut String) {
                 int(num(run, "index")),
                 params_text(run),
                 model,
-                e["members"].as_str().unwrap_or("?").replace('_', " "),
+                esc(&e["members"].as_str().unwrap_or("?").replace('_', " ")),
                 attack_text(e),
                 with_ci(m, "auc"),
                 with_ci(m, "tpr_at_1pct_fpr"),
                 fmt(num(m, "advantage")),
                 epsilon_text(e),
                 certified_text(e),
-                m["leak"].as_str().unwrap_or("?").replace('_', " "),
+                esc(&m["leak"].as_str().unwrap_or("?").replace('_', " ")),
             ]);
         }
         // side by side: one row per attack, the forget set on every model
@@ -684,11 +786,8 @@ fn compare_section(r: &ResultDoc, out: &mut String) {
             };
             rows.push(vec![
                 int(num(run, "index")),
-                c["label"].as_str().unwrap_or("?").to_string(),
-                json::get(c, "guarantee.kind")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?")
-                    .to_string(),
+                text(&c["label"]),
+                text(json::get(c, "guarantee.kind").unwrap_or(&Value::Null)),
                 int(num(c, "retrains")),
                 pct(num(c, "test_accuracy")),
                 pct(num(c, "test_accuracy_retrain")),
@@ -784,7 +883,7 @@ fn budget_plot(r: &ResultDoc, plots: &mut Plots<'_>, out: &mut String) -> Result
         }
     }
     let md = plots.add(
-        &format!("{}-budget", r.name()),
+        &format!("{}-budget", r.file_stem()),
         &plot::Plot {
             title: format!("{}: gradient residual vs requests", r.name()),
             x_label: "request".into(),
@@ -800,7 +899,39 @@ fn budget_plot(r: &ResultDoc, plots: &mut Plots<'_>, out: &mut String) -> Result
     Ok(())
 }
 
+/// The grid points whose last run failed (`failed` of the result file), with their errors.
+fn failed_section(r: &ResultDoc, out: &mut String) {
+    let Some(failed) = r.doc.get("failed").and_then(Value::as_array) else {
+        return;
+    };
+    if failed.is_empty() {
+        return;
+    }
+    let rows: Vec<Vec<String>> = failed
+        .iter()
+        .map(|f| {
+            vec![
+                int(num(f, "index")),
+                params_text(f),
+                int(num(f, "exit_code")),
+                text(&f["error"]),
+            ]
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "### Failed grid points\n\n{} grid point{} failed in {} last run and {} no result:\n",
+        failed.len(),
+        if failed.len() == 1 { "" } else { "s" },
+        if failed.len() == 1 { "its" } else { "their" },
+        if failed.len() == 1 { "has" } else { "have" },
+    );
+    out.push_str(&table(&["#", "params", "exit code", "error"], &rows));
+    out.push('\n');
+}
+
 fn generic(r: &ResultDoc, plots: &mut Plots<'_>, collapse: bool, out: &mut String) -> Result<()> {
+    failed_section(r, out);
     if r.runs().is_empty() {
         out.push_str("No finished grid points yet.\n\n");
         return Ok(());
@@ -845,6 +976,7 @@ pub fn render(
     let mut plots = Plots {
         dir: plots_dir,
         report: report_path,
+        inputs: docs.iter().map(|d| d.path.clone()).collect(),
         written: Vec::new(),
     };
     let mut out = String::new();
@@ -867,12 +999,7 @@ pub fn render(
     let mut docs: Vec<&ResultDoc> = docs.iter().collect();
     docs.sort_by_key(|r| rank(r));
     for r in &docs {
-        let _ = writeln!(
-            out,
-            "- [{}](#{})",
-            r.name(),
-            r.name().to_lowercase().replace(['.', ' '], "")
-        );
+        let _ = writeln!(out, "- [{}](#{})", esc(r.name()), anchor(r.name()));
     }
     out.push('\n');
     for r in docs {
@@ -886,11 +1013,26 @@ pub fn render(
     Ok((out, plots.written))
 }
 
+/// The anchor GitHub gives the heading of `name`: lowercase letters, digits, `-` and `_`, and
+/// spaces as `-` (everything else dropped).
+fn anchor(name: &str) -> String {
+    name.chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 /// Reads the result files, renders the report and writes it (atomically) with its plots.
 ///
 /// # Errors
-/// I/O, JSON and schema errors of the result files; plot and write errors.
+/// I/O, JSON and schema errors of the result files; [`ExperimentError::WouldOverwrite`] when
+/// the report or a plot would replace one of the result files; plot and write errors.
 pub fn write_report(opts: &ReportOptions) -> Result<WrittenReport> {
+    crate::files::refuse_overwrite(&opts.out, opts.results.iter().map(PathBuf::as_path))?;
     let docs = opts
         .results
         .iter()

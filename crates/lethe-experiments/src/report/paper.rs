@@ -10,7 +10,7 @@ use lethe_models::accounting::paper_validity_limit;
 use serde_json::Value;
 
 use super::plot::{Legend, Plot, Series};
-use super::{Plots, ResultDoc, fmt, int, num, pct, secs, table};
+use super::{Plots, ResultDoc, code, esc, fmt, int, num, pct, secs, table};
 use crate::error::Result;
 use crate::json::{self, number};
 
@@ -504,14 +504,16 @@ fn fig2(r: &ResultDoc, plots: &mut Plots<'_>, out: &mut String) -> Result<()> {
     if let Some(run) = runs.first() {
         let _ = writeln!(
             out,
-            "λ = {}, σ = {}, n = {} training rows, loss `{}`, order `{}`.\n",
+            "λ = {}, σ = {}, n = {} training rows, loss {}, order {}.\n",
             fmt(cfg(run, "model.lambda")),
             fmt(cfg(run, "model.sigma")),
             int(num(run, "data.n_train")),
-            cfg_str(run, "model.loss"),
-            json::get(run, "config.removal.order")
-                .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
-                .unwrap_or_else(|| "?".into()),
+            code(cfg_str(run, "model.loss")),
+            code(
+                &json::get(run, "config.removal.order")
+                    .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
+                    .unwrap_or_else(|| "?".into())
+            ),
         );
     }
     out.push_str(&table(
@@ -577,8 +579,8 @@ fn table1(r: &ResultDoc, out: &mut String) {
     for run in runs {
         groups
             .entry((
-                cfg_str(run, "model.solver.kind").to_string(),
-                cfg_str(run, "removal.solver").to_string(),
+                esc(cfg_str(run, "model.solver.kind")),
+                esc(cfg_str(run, "removal.solver")),
             ))
             .or_default()
             .push(run);
@@ -669,7 +671,7 @@ fn table1(r: &ResultDoc, out: &mut String) {
         let _ = writeln!(
             out,
             "Host: {} ({} threads available){load}.\n",
-            host["cpu"].as_str().unwrap_or("unknown CPU"),
+            esc(host["cpu"].as_str().unwrap_or("unknown CPU")),
             int(number(&host["threads"]))
         );
     }

@@ -24,7 +24,8 @@ const COLORS: [RGBColor; 8] = [
 pub struct Series {
     /// Legend text.
     pub label: String,
-    /// The points (non-finite points, and non-positive ones on log axes, are dropped).
+    /// The points (non-finite points, non-positive ones on log axes and those beyond
+    /// [`LIMIT`] are dropped).
     pub points: Vec<(f64, f64)>,
     /// Index into the palette.
     pub color: usize,
@@ -67,39 +68,53 @@ pub enum Legend {
     UpperRight,
 }
 
-fn keep(p: &(f64, f64), x_log: bool, y_log: bool) -> bool {
-    p.0.is_finite() && p.1.is_finite() && (!x_log || p.0 > 0.0) && (!y_log || p.1 > 0.0)
+/// The largest magnitude drawn (and, on a log axis, `1/LIMIT` the smallest): axis ranges, their
+/// padding and plotters' tick arithmetic stay finite and exact enough to terminate. Points
+/// beyond it are left out and counted.
+pub const LIMIT: f64 = 1e300;
+
+fn keep_value(v: f64, log: bool) -> bool {
+    v.is_finite() && v.abs() <= LIMIT && (!log || v >= 1.0 / LIMIT)
 }
 
+fn keep(p: &(f64, f64), x_log: bool, y_log: bool) -> bool {
+    keep_value(p.0, x_log) && keep_value(p.1, y_log)
+}
+
+/// The axis range of `values` (all kept by [`keep_value`]), padded; never empty, never
+/// infinite, and never so narrow relative to its magnitude that ticks cannot advance.
 fn range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
     });
-    if !lo.is_finite() {
+    if !lo.is_finite() || !hi.is_finite() {
         return if log { (0.1, 10.0) } else { (0.0, 1.0) };
     }
     if log {
-        let (lo, hi) = if lo == hi {
+        // Less than a factor 1 + 1e-9 apart counts as one value.
+        let (lo, hi) = if hi <= lo * (1.0 + 1e-9) {
             (lo / 2.0, hi * 2.0)
         } else {
             (lo, hi)
         };
         (lo / 1.3, hi * 1.3)
     } else {
-        let pad = if hi > lo {
+        let scale = lo.abs().max(hi.abs());
+        let pad = if hi - lo > scale * 1e-9 {
             (hi - lo) * 0.05
         } else {
-            lo.abs().max(1.0) * 0.05
+            scale.max(1.0) * 0.05
         };
         (lo - pad, hi + pad)
     }
 }
 
-/// Draws `plot` to `path` (SVG, 720 × 480).
+/// Draws `plot` to `path` (SVG, 720 × 480) and returns how many points were left out (not
+/// finite, not positive on a log axis, or beyond [`LIMIT`]).
 ///
 /// # Errors
 /// [`ExperimentError::Plot`] when drawing or writing fails.
-pub fn draw(plot: &Plot, path: &Path) -> Result<()> {
+pub fn draw(plot: &Plot, path: &Path) -> Result<usize> {
     let err = |e: String| ExperimentError::Plot {
         path: path.to_path_buf(),
         what: e,
@@ -122,6 +137,8 @@ pub fn draw(plot: &Plot, path: &Path) -> Result<()> {
             ..s.clone()
         })
         .collect();
+    let dropped = plot.series.iter().map(|s| s.points.len()).sum::<usize>()
+        - series.iter().map(|s| s.points.len()).sum::<usize>();
     let xs = range(
         series.iter().flat_map(|s| s.points.iter().map(|p| p.0)),
         plot.x_log,
@@ -234,5 +251,6 @@ pub fn draw(plot: &Plot, path: &Path) -> Result<()> {
         }
         root.present().map_err(|e| err(e.to_string()))?;
     }
-    crate::json::write_atomic(path, svg.as_bytes())
+    crate::json::write_atomic(path, svg.as_bytes())?;
+    Ok(dropped)
 }

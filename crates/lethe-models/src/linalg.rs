@@ -223,13 +223,7 @@ pub fn weighted_gram_planned(
 ) -> Result<DMatrix<f64>, LinalgError> {
     assert_eq!(x.nrows(), weights.len(), "one weight per row");
     assert_eq!((plan.n, plan.d), x.shape(), "plan made for another matrix");
-    if let Some((index, &value)) = weights
-        .iter()
-        .enumerate()
-        .find(|(_, w)| !(**w >= 0.0) || !w.is_finite())
-    {
-        return Err(LinalgError::NegativeWeight { index, value });
-    }
+    check_weights(weights)?;
     let (n, d) = x.shape();
     let sqrt_w: Vec<f64> = weights.iter().map(|w| w.sqrt()).collect();
     let mut h = if plan.sparse {
@@ -1466,6 +1460,19 @@ pub fn textbook_cholesky_succeeds(a: &mut [f64], d: usize) -> bool {
     true
 }
 
+/// Row weights must be finite and ≥ 0: the first that is not, as
+/// [`LinalgError::NegativeWeight`].
+fn check_weights(weights: &[f64]) -> Result<(), LinalgError> {
+    match weights
+        .iter()
+        .enumerate()
+        .find(|(_, w)| !(**w >= 0.0) || !w.is_finite())
+    {
+        Some((index, &value)) => Err(LinalgError::NegativeWeight { index, value }),
+        None => Ok(()),
+    }
+}
+
 /// A rigorous upper bound on the spectral norm ‖Y‖₂, `Y = diag(√w)·X`, of an `n × d` matrix
 /// (rows with `weights[i] == 0` are left out; pass all ones for the whole matrix), by
 /// [`ErrorBoundedGram::spectral_norm_upper_bound`]. Weights other than 0 and 1 scale the rows
@@ -1479,13 +1486,7 @@ pub fn textbook_cholesky_succeeds(a: &mut [f64], d: usize) -> bool {
 /// A negative or non-finite weight; an eigen-solver failure.
 pub fn spectral_norm_upper_bound(x: &DMatrix<f64>, weights: &[f64]) -> Result<f64, LinalgError> {
     assert_eq!(x.nrows(), weights.len(), "one weight per row");
-    if let Some((index, &value)) = weights
-        .iter()
-        .enumerate()
-        .find(|(_, w)| !(**w >= 0.0) || !w.is_finite())
-    {
-        return Err(LinalgError::NegativeWeight { index, value });
-    }
+    check_weights(weights)?;
     let (n, d) = x.shape();
     if n == 0 || d == 0 {
         return Ok(0.0);

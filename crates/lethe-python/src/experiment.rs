@@ -40,3 +40,15 @@ pub fn run_experiment_json(
     })
     .map_err(to_py)
 }
+
+/// The flat tables of the result file `path` (as `lethe run --tables csv` writes them): the
+/// CSV text of the summary (one row per run), removals and audit tables.
+#[pyfunction]
+pub fn result_tables(py: Python<'_>, path: PathBuf) -> PyResult<(String, String, String)> {
+    py.detach(|| {
+        let result = lethe_experiments::json::read_json(&path)?;
+        let t = lethe_experiments::tables::tables(&result);
+        Ok::<_, lethe_experiments::ExperimentError>((t.summary, t.removals, t.audit))
+    })
+    .map_err(to_py)
+}

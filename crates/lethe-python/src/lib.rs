@@ -8,7 +8,7 @@
 //! | item | what |
 //! |---|---|
 //! | [`model::Model`] | a [`lethe_removal::CertifiedModel`]: training, certified removal, decision values |
-//! | [`experiment`] | `run_experiment`: a config held in memory through lethe-experiments' runner |
+//! | [`experiment`] | `run_experiment`: a config held in memory through lethe-experiments' runner; `result_tables` |
 //! | [`errors`] | lethe's typed errors as `lethe.LetheError` (a `ValueError`) with lethe's message |
 //!
 //! Every heavy call (training, removal, a whole experiment) releases the GIL.
@@ -27,5 +27,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<model::Model>()?;
     m.add_function(wrap_pyfunction!(experiment::run_experiment_json, m)?)?;
+    m.add_function(wrap_pyfunction!(experiment::result_tables, m)?)?;
     Ok(())
 }

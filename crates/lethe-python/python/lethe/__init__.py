@@ -13,7 +13,7 @@ The distribution is ``lethe-unlearning``; the import name is ``lethe``.
 from ._core import LetheError, __version__
 from ._certificate import Certificate, CertificateList
 from ._estimators import CertifiedLogisticRegression, CertifiedRidge
-from ._experiment import run_experiment
+from ._experiment import Results, load_results, run_experiment
 from ._validation import DensifiedWarning
 
 __all__ = [
@@ -23,6 +23,8 @@ __all__ = [
     "CertifiedRidge",
     "DensifiedWarning",
     "LetheError",
+    "Results",
     "__version__",
+    "load_results",
     "run_experiment",
 ]

@@ -1,8 +1,10 @@
 """The experiment runner from Python: configs as dicts, results as dicts and DataFrames."""
 
+import io
 import json
 import os
 import tempfile
+from typing import NamedTuple
 
 from . import _core
 
@@ -30,3 +32,34 @@ def run_experiment(config, data_dir=None, out_dir=None, jobs=1):
         )
     with tempfile.TemporaryDirectory(prefix="lethe-run-") as tmp:
         return json.loads(_core.run_experiment_json(text, tmp, base, data_dir, jobs))
+
+
+class Results(NamedTuple):
+    """The tables of a result file (pandas DataFrames)."""
+
+    runs: object
+    """One row per run (grid point): run, hash, seed, param.*, summary.*, train.*, timings.*."""
+    removals: object
+    """One row per removal request: run, hash, param.*, then the removal record."""
+    audit: object
+    """One row per membership-inference result: run, hash, param.*, then the attack result."""
+
+
+def load_results(path):
+    """Reads a result file (``OUT/<name>.json`` of ``lethe run`` or ``run_experiment``) into
+    :class:`Results` of three pandas DataFrames, the tables ``lethe run --tables csv`` writes
+    (lethe_experiments::tables): nested fields as dotted columns, numbers as float64/int64
+    columns (±∞ as ±inf, null as NaN), arrays of numbers as JSON text, arrays of objects (ROC
+    curves) left out."""
+    try:
+        import pandas as pd
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("lethe.load_results needs pandas: pip install pandas") from e
+    texts = _core.result_tables(os.fspath(path))
+
+    def frame(text):
+        if not text.strip():
+            return pd.DataFrame()
+        return pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""])
+
+    return Results(*(frame(t) for t in texts))

@@ -2217,13 +2217,30 @@ pub fn load(file: &Path) -> Result<LoadedConfig> {
         path: file.to_path_buf(),
         source: e,
     })?;
+    let dir = file
+        .parent()
+        .map(Path::to_path_buf)
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("."));
+    load_str(&text, file, dir)
+}
+
+/// Parses and validates a config given as JSON text (for example from Python's
+/// `lethe.run_experiment`), exactly as [`load`] does a file: `label` names it in error
+/// messages (a file name, or a placeholder such as `<python>`) and `dir` is the directory
+/// relative data paths fall back to.
+///
+/// # Errors
+/// [`ExperimentError::Config`] with every problem found.
+pub fn load_str(text: &str, label: &Path, dir: PathBuf) -> Result<LoadedConfig> {
+    let file = label;
     let fail = |issues: Vec<ConfigIssue>| {
         ExperimentError::Config(ConfigIssues {
             file: file.to_path_buf(),
             issues,
         })
     };
-    let raw: Value = serde_json::from_str(&text)
+    let raw: Value = serde_json::from_str(text)
         .map_err(|e| fail(vec![ConfigIssue::new("$", format!("not valid JSON: {e}"))]))?;
     let mut issues = validate_value(&raw);
     match point_count(&raw) {
@@ -2296,11 +2313,6 @@ pub fn load(file: &Path) -> Result<LoadedConfig> {
         }
     }
     let base = base.ok_or_else(|| fail(vec![ConfigIssue::new("$", "the sweep has no points")]))?;
-    let dir = file
-        .parent()
-        .map(Path::to_path_buf)
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| PathBuf::from("."));
     Ok(LoadedConfig {
         file: file.to_path_buf(),
         dir,

@@ -11,6 +11,7 @@
 //! | [`audit`] | the membership-inference audit of a run: models, rows, reference models, empirical vs certified ε |
 //! | [`sweep`] | a whole sweep: parallel points, shards, resume, atomic point and result files |
 //! | [`report`] | Markdown tables and SVG plots from result files |
+//! | [`tables`] | flat CSV tables of a result (`lethe run --tables csv`) |
 //! | [`files`] | file safety: no output over an input, writable output checked first, plain file names, stale temporaries |
 //! | [`json`] | explicit non-finite floats, canonical hashes, atomic writes |
 //! | [`verify`] | `lethe verify`: replaying the certificate ledgers of `removal.ledger` runs |
@@ -34,6 +35,7 @@ pub mod json;
 pub mod report;
 pub mod runner;
 pub mod sweep;
+pub mod tables;
 pub mod verify;
 
 pub use error::{ConfigIssue, ConfigIssues, ExperimentError, Result};

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use lethe_experiments::error::exit;
 use lethe_experiments::report::{ReportOptions, write_report};
 use lethe_experiments::sweep::{RunOptions, Shard, run_experiment, validate};
@@ -16,6 +16,13 @@ use lethe_experiments::{ExperimentError, Result};
 /// Exit codes: 0 success; 1 a run failed, or a ledger did not verify; 2 bad command line or
 /// invalid config; 3 a data file was not found; 4 a file could not be read or written, or is not
 /// a ledger.
+/// Formats of `lethe run --tables`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum TableFormat {
+    /// Comma-separated values (RFC 4180), one file per table.
+    Csv,
+}
+
 #[derive(Parser, Debug)]
 #[command(name = "lethe", version, propagate_version = true)]
 struct Cli {
@@ -60,6 +67,11 @@ enum Command {
         /// Run nothing: merge the point files present into OUT/<name>.json.
         #[arg(long)]
         merge_only: bool,
+        /// Also write flat tables next to the result: OUT/<name>.summary.csv (one row per
+        /// run), OUT/<name>.removals.csv (per request) and OUT/<name>.audit.csv (per attack
+        /// result); params flattened, numbers as numbers, ±∞ as inf/-inf, null empty.
+        #[arg(long, value_name = "FORMAT")]
+        tables: Option<TableFormat>,
     },
     /// Check configs without running them: every problem is reported at once with its JSON
     /// path (unknown fields, wrong types, out-of-range values such as λ ≤ 0 or δ ∉ (0, 1),
@@ -129,6 +141,7 @@ fn run(cli: Cli) -> Result<i32> {
             quiet,
             force,
             merge_only,
+            tables,
         } => {
             let opts = RunOptions {
                 out_dir: out,
@@ -150,6 +163,14 @@ fn run(cli: Cli) -> Result<i32> {
                     s.skipped.len(),
                     s.seconds
                 );
+            }
+            if let Some(TableFormat::Csv) = tables {
+                let paths = lethe_experiments::tables::write_tables(&s.result_path)?;
+                if !quiet {
+                    let names: Vec<String> =
+                        paths.iter().map(|p| p.display().to_string()).collect();
+                    eprintln!("[lethe] wrote {}", names.join(", "));
+                }
             }
             Ok(exit::OK)
         }

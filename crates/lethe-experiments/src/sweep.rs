@@ -402,9 +402,20 @@ impl PointProgress for PointBar {
 /// [`ExperimentError::Config`] for an invalid config; [`ExperimentError::Points`] (after
 /// merging everything that finished) when points failed; I/O errors writing results.
 pub fn run_experiment(config_path: &Path, opts: &RunOptions) -> Result<RunSummary> {
-    let start = Instant::now();
     let loaded = config::load(config_path)?;
-    let points = resolve_points(&loaded)?;
+    run_loaded(&loaded, opts)
+}
+
+/// Runs an already loaded config ([`config::load`] or, for a config held in memory,
+/// [`config::load_str`]) exactly as [`run_experiment`] runs a file: same points, same seeds,
+/// same merged result in `opts.out_dir`.
+///
+/// # Errors
+/// As [`run_experiment`], except reading the config.
+pub fn run_loaded(loaded: &LoadedConfig, opts: &RunOptions) -> Result<RunSummary> {
+    let start = Instant::now();
+    let config_path = loaded.file.as_path();
+    let points = resolve_points(loaded)?;
     let name = loaded.base.name.clone();
     let ctx = DataContext::new(opts.data_dir.clone(), loaded.dir.clone());
     let provenance = Provenance::detect_with_outputs(Some(&opts.out_dir));
@@ -520,7 +531,7 @@ pub fn run_experiment(config_path: &Path, opts: &RunOptions) -> Result<RunSummar
     });
     display.finish();
 
-    let (points_done, result_path) = merge(&loaded, &points, &opts.out_dir, &provenance)?;
+    let (points_done, result_path) = merge(loaded, &points, &opts.out_dir, &provenance)?;
     let mut failed = Vec::new();
     let mut errors = Vec::new();
     let mut ran = Vec::new();

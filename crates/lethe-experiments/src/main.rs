@@ -16,18 +16,18 @@ use lethe_experiments::{ExperimentError, Result};
 /// Exit codes: 0 success; 1 a run failed, or a ledger did not verify; 2 bad command line or
 /// invalid config; 3 a data file was not found; 4 a file could not be read or written, or is not
 /// a ledger.
-/// Formats of `lethe run --tables`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum TableFormat {
-    /// Comma-separated values (RFC 4180), one file per table.
-    Csv,
-}
-
 #[derive(Parser, Debug)]
 #[command(name = "lethe", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// Formats of `lethe run --tables`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum TableFormat {
+    /// Comma-separated values (RFC 4180), one file per table.
+    Csv,
 }
 
 #[derive(Subcommand, Debug)]

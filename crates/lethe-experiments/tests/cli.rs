@@ -28,6 +28,7 @@ fn help_documents_every_command() {
         "--shard",
         "--quiet",
         "--merge-only",
+        "--tables",
     ] {
         assert!(text.contains(flag), "{text}");
     }

@@ -178,13 +178,13 @@ pub fn write_json_atomic(path: &Path, value: &Value) -> Result<()> {
 ///
 /// # Errors
 /// [`ExperimentError::Io`] when it cannot be read, [`ExperimentError::Json`] (with line and
-/// column) when it is not JSON.
+/// column) when it is not JSON or an object repeats a key ([`crate::strict_json`]).
 pub fn read_json(path: &Path) -> Result<Value> {
     let text = fs::read_to_string(path).map_err(|e| ExperimentError::Io {
         path: path.to_path_buf(),
         source: e,
     })?;
-    serde_json::from_str(&text).map_err(|e| ExperimentError::Json {
+    crate::strict_json::parse(&text).map_err(|e| ExperimentError::Json {
         path: path.to_path_buf(),
         what: e.to_string(),
     })

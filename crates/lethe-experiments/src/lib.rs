@@ -34,6 +34,7 @@ pub mod files;
 pub mod json;
 pub mod report;
 pub mod runner;
+pub mod strict_json;
 pub mod sweep;
 pub mod tables;
 pub mod verify;

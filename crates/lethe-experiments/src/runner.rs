@@ -712,8 +712,8 @@ fn unlearned_certification(
                 CertificateKind::None,
                 None,
                 None,
-                "not certified: the released model is not certifiable (e.g. rows with ‖x‖ > 1 \
-                 accepted with allow_unnormalized) or its accumulated residual β exceeds the \
+                "not certified: the released model is not certifiable (e.g. trained on rows with \
+                 ‖x‖ > 1) or its accumulated residual β exceeds the \
                  budget",
             ),
             Some(e) if e.is_finite() => Certification::new(

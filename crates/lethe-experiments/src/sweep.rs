@@ -224,9 +224,12 @@ pub fn validate(config_path: &Path, data_dir: Option<PathBuf>) -> Result<LoadedC
     };
     let ctx = DataContext::new(data_dir, loaded.dir.clone());
     let mut issues = Vec::new();
-    for p in resolve_points(&loaded)? {
-        for issue in data::check_files(&p.config.dataset, &ctx) {
-            let issue = config::remap(issue, &p.spec);
+    // One point's config at a time: holding every resolved point (each with its own copy of
+    // the description) took 4.9 GB for 100,000 points of a 20 KB description.
+    for spec in &loaded.points {
+        let point = loaded.point_config(spec)?;
+        for issue in data::check_files(&point.dataset, &ctx) {
+            let issue = config::remap(issue, spec);
             if !issues.contains(&issue) {
                 issues.push(issue);
             }

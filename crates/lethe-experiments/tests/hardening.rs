@@ -258,7 +258,11 @@ fn failed_points_are_recorded_in_the_result_and_the_report() {
     assert_eq!(failed.len(), 2);
     for (i, f) in failed.iter().enumerate() {
         assert_eq!(f["index"], json!(i));
-        assert!(f["error"].as_str().unwrap().contains("norm"), "{f}");
+        let error = f["error"].as_str().unwrap();
+        assert!(error.contains("norm"), "{f}");
+        // The fix it names is one a config can make (configs have no `allow_unnormalized`).
+        assert!(!error.contains("allow_unnormalized"), "{f}");
+        assert!(error.contains("\"normalize\": \"unit_norm\""), "{f}");
         assert_eq!(
             f["params"]["model.lambda"],
             result["config"]["grid"]["model.lambda"][i]
@@ -531,4 +535,67 @@ fn an_unreadable_data_file_is_exit_code_4() {
         source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
     });
     assert_eq!(e.exit_code(), 4);
+}
+
+#[test]
+fn a_config_that_repeats_a_key_is_refused_and_a_byte_order_mark_accepted() {
+    let dir = TempDir::new("h-dup-bom");
+    let good = serde_json::to_string_pretty(&synthetic_config("dup")).unwrap();
+    // The same model with σ given twice: serde_json alone would keep the last one silently.
+    let dup = good.replacen("\"sigma\":", "\"sigma\": 0.0, \"sigma\":", 1);
+    assert_ne!(dup, good, "the config has a sigma to repeat");
+    let path = dir.join("dup.json");
+    std::fs::write(&path, &dup).unwrap();
+    let out = lethe().arg("validate").arg(&path).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("duplicate key \"sigma\" in the object at $.model"),
+        "{err}"
+    );
+    let bom = dir.join("bom.json");
+    std::fs::write(&bom, format!("\u{feff}{good}")).unwrap();
+    let out = lethe().arg("validate").arg(&bom).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn report_of_a_figure_1_sweep_with_ten_thousand_distinct_points_stays_small() {
+    let dir = TempDir::new("h-fig1-10k");
+    let (_, v) = small_result(&dir, "wide");
+    let mut doc = v.clone();
+    let mut run = v["runs"][0].clone();
+    run["removals"] = json!([]);
+    let runs: Vec<Value> = (0..10_000)
+        .map(|i| {
+            let mut r = run.clone();
+            r["config"]["model"]["lambda"] = json!(1e-4 * f64::from(i + 1));
+            r["config"]["model"]["sigma"] = json!(1e-2 * f64::from(i + 1));
+            r["train"]["test_accuracy"] = json!(0.5 + 0.4 * f64::from(i % 7) / 7.0);
+            r
+        })
+        .collect();
+    doc["runs"] = json!(runs);
+    doc["config"]["reproduces"] = json!("guo2020_fig1_accuracy");
+    let mut budget = doc.clone();
+    budget["name"] = json!("wide-budget");
+    budget["config"]["reproduces"] = json!("guo2020_fig1_budget");
+    let (a, b) = (dir.join("a.json"), dir.join("b.json"));
+    write_json(&a, &doc);
+    write_json(&b, &budget);
+    let md = dir.join("R.md");
+    let out = run_with_limit(
+        lethe().arg("report").arg(&a).arg(&b).arg("--out").arg(&md),
+        Duration::from_secs(300),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&md).unwrap();
+    // A λ × σ table would have 10⁸ cells (gigabytes); the long form lists at most 1000 runs.
+    assert!(text.len() < 8 << 20, "a report of {} bytes", text.len());
+    assert!(
+        text.contains("too many for a λ × σ table"),
+        "{}",
+        &text[..2000]
+    );
+    assert!(text.contains("The plot draws the 12 smallest of the 10000 λ values"));
 }

@@ -54,8 +54,9 @@ pub enum RemovalError {
     },
     /// A row has norm > 1 and the caller did not opt out of the check.
     #[error(
-        "row {row} has norm {norm} > 1: the certificate needs ‖x_i‖ ≤ 1 (normalise the rows, or \
-         opt out with allow_unnormalized, in which case no certificate is issued)"
+        "row {row} has norm {norm} > 1: a certificate needs every row with ‖x_i‖ ≤ 1; scale the \
+         rows (a config's dataset option \"normalize\": \"unit_norm\" or \"max_norm\", or \
+         normalize=\"unit_norm\" or \"max_norm\" in Python)"
     )]
     RowNormExceeded {
         /// The offending row.

@@ -75,6 +75,17 @@ fn lambda_label(l: f64) -> String {
     format!("λ = {l:e}")
 }
 
+/// Says, under a plot, that only the first [`MAX_LAMBDA_SERIES`] of `n` λ values are drawn.
+fn lambda_series_note(n: usize, out: &mut String) {
+    if n > MAX_LAMBDA_SERIES {
+        let _ = writeln!(
+            out,
+            "The plot draws the {MAX_LAMBDA_SERIES} smallest of the {n} λ values (all are in the \
+             table and the result JSON).\n"
+        );
+    }
+}
+
 const SETUP_NOTES: &str = "Setup differences that apply to every comparison below: the paper \
     trained with its own PyTorch code on a GPU; lethe trains in f64 on the CPU to ‖∇L_b‖ below \
     the configured tolerance (sum scale), with the same objective (logistic loss, (λn/2)‖w‖², \
@@ -83,48 +94,104 @@ const SETUP_NOTES: &str = "Setup differences that apply to every comparison belo
     paper's curves are read off its figures, so only the values quoted here are compared \
     numerically.";
 
+/// The most cells of Figure 1's λ × σ accuracy table; a larger grid is listed run by run.
+const MAX_WIDE_CELLS: usize = 2_000;
+/// The most runs listed in a long-form table (every run is in the result JSON).
+const MAX_LISTED_RUNS: usize = 1_000;
+/// The most λ values drawn as curves of one plot (each is a series with a legend entry).
+const MAX_LAMBDA_SERIES: usize = 12;
+
+/// The runs' (σ, value) points grouped by λ (exact values, sorted by λ, each group by σ):
+/// one pass over the runs, so a sweep of thousands of (λ, σ) pairs costs no λ × σ work.
+fn points_by_lambda(runs: &[Value], value: &str) -> Vec<(f64, Vec<(f64, f64)>)> {
+    let mut groups: BTreeMap<u64, (f64, Vec<(f64, f64)>)> = BTreeMap::new();
+    for x in runs {
+        if let (Some(l), Some(s), Some(v)) =
+            (cfg(x, "model.lambda"), cfg(x, "model.sigma"), num(x, value))
+            && l.is_finite()
+            && s.is_finite()
+        {
+            // Positive finite floats order like their bit patterns; λ > 0 is validated.
+            groups
+                .entry(l.to_bits())
+                .or_insert((l, Vec::new()))
+                .1
+                .push((s, v));
+        }
+    }
+    let mut out: Vec<(f64, Vec<(f64, f64)>)> = groups.into_values().collect();
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (_, pts) in &mut out {
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    out
+}
+
 fn fig1_accuracy(r: &ResultDoc, plots: &mut Plots<'_>, out: &mut String) -> Result<()> {
     let runs = r.runs();
-    let lambdas = distinct(runs.iter().filter_map(|x| cfg(x, "model.lambda")));
+    let by_lambda = points_by_lambda(runs, "train.test_accuracy");
+    let lambdas: Vec<f64> = by_lambda.iter().map(|(l, _)| *l).collect();
     let sigmas = distinct(runs.iter().filter_map(|x| cfg(x, "model.sigma")));
-    let acc: BTreeMap<(u64, u64), f64> = runs
-        .iter()
-        .filter_map(|x| {
-            Some((
-                (
-                    cfg(x, "model.lambda")?.to_bits(),
-                    cfg(x, "model.sigma")?.to_bits(),
-                ),
-                num(x, "train.test_accuracy")?,
-            ))
-        })
-        .collect();
-    let get = |l: f64, s: f64| acc.get(&(l.to_bits(), s.to_bits())).copied();
+    let get = |i: usize, s: f64| {
+        let pts = &by_lambda[i].1;
+        pts.binary_search_by(|p| p.0.total_cmp(&s))
+            .ok()
+            .map(|k| pts[k].1)
+    };
     let _ = writeln!(
         out,
         "### Figure 1 (left): test accuracy vs σ\n\nTest accuracy of the model trained on the \
          perturbed objective, for every λ and σ of the grid (no removals).\n\n{SETUP_NOTES}\n"
     );
-    let mut header: Vec<String> = vec!["λ \\ σ".into()];
-    header.extend(sigmas.iter().map(|s| fmt(Some(*s))));
-    let rows: Vec<Vec<String>> = lambdas
-        .iter()
-        .map(|&l| {
-            let mut row = vec![fmt(Some(l))];
-            row.extend(sigmas.iter().map(|&s| pct(get(l, s))));
-            row
-        })
-        .collect();
-    let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
-    out.push_str(&table(&header_refs, &rows));
+    if lambdas.len().saturating_mul(sigmas.len()) <= MAX_WIDE_CELLS {
+        let mut header: Vec<String> = vec!["λ \\ σ".into()];
+        header.extend(sigmas.iter().map(|s| fmt(Some(*s))));
+        let rows: Vec<Vec<String>> = lambdas
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| {
+                let mut row = vec![fmt(Some(l))];
+                row.extend(sigmas.iter().map(|&s| pct(get(i, s))));
+                row
+            })
+            .collect();
+        let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
+        out.push_str(&table(&header_refs, &rows));
+    } else {
+        let all: Vec<(f64, f64, f64)> = by_lambda
+            .iter()
+            .flat_map(|(l, pts)| pts.iter().map(move |&(s, a)| (*l, s, a)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "The grid has {} distinct λ and {} distinct σ, too many for a λ × σ table; {} \
+             (λ, σ) runs, every one in the result JSON.\n",
+            lambdas.len(),
+            sigmas.len(),
+            if all.len() > MAX_LISTED_RUNS {
+                format!(
+                    "the first {MAX_LISTED_RUNS} of {} listed by λ then σ",
+                    all.len()
+                )
+            } else {
+                format!("{} listed by λ then σ", all.len())
+            }
+        );
+        let rows: Vec<Vec<String>> = all
+            .iter()
+            .take(MAX_LISTED_RUNS)
+            .map(|&(l, s, a)| vec![fmt(Some(l)), fmt(Some(s)), pct(Some(a))])
+            .collect();
+        out.push_str(&table(&["λ", "σ", "test acc."], &rows));
+    }
     out.push('\n');
 
     // Plateau comparison.
     let mut rows = Vec::new();
     let mut notes = Vec::new();
-    for &l in &lambdas {
+    for (i, &l) in lambdas.iter().enumerate() {
         let Some(&s0) = sigmas.first() else { break };
-        let ours = get(l, s0);
+        let ours = get(i, s0);
         let paper = paper_plateau(l);
         let diff = match (ours, paper) {
             (Some(o), Some(p)) if (100.0 * (o - p)).abs() < 0.05 => "±0.0 pp".into(),
@@ -149,15 +216,16 @@ fn fig1_accuracy(r: &ResultDoc, plots: &mut Plots<'_>, out: &mut String) -> Resu
         }
         // Where does the accuracy leave its plateau?
         if let Some(o) = ours
-            && let Some(&s_drop) = sigmas
-                .iter()
-                .find(|&&s| get(l, s).is_some_and(|a| a < o - 0.01))
+            && let Some(&(s_drop, a_drop)) = by_lambda[i].1.iter().find(|p| p.1 < o - 0.01)
         {
             notes.push(format!(
                 "λ = {l:e}: accuracy first falls more than 1 point below its plateau at σ = {} ({})",
                 fmt(Some(s_drop)),
-                pct(get(l, s_drop))
+                pct(Some(a_drop))
             ));
+        }
+        if rows.len() == MAX_LISTED_RUNS {
+            break;
         }
     }
     let _ = writeln!(
@@ -178,13 +246,11 @@ fn fig1_accuracy(r: &ResultDoc, plots: &mut Plots<'_>, out: &mut String) -> Resu
     }
 
     let mut series = Vec::new();
-    for (i, &l) in lambdas.iter().enumerate() {
+    for (i, (l, pts)) in by_lambda.iter().take(MAX_LAMBDA_SERIES).enumerate() {
+        let l = *l;
         series.push(Series {
             label: format!("{} (lethe)", lambda_label(l)),
-            points: sigmas
-                .iter()
-                .filter_map(|&s| Some((s, get(l, s)?)))
-                .collect(),
+            points: pts.clone(),
             color: i,
             dashed: false,
             markers: true,
@@ -199,6 +265,7 @@ fn fig1_accuracy(r: &ResultDoc, plots: &mut Plots<'_>, out: &mut String) -> Resu
             });
         }
     }
+    lambda_series_note(by_lambda.len(), out);
     let md = plots.add(
         "fig1-accuracy",
         &Plot {
@@ -318,14 +385,17 @@ fn fig1_budget(r: &ResultDoc, plots: &mut Plots<'_>, out: &mut String) -> Result
         &rows,
     ));
     out.push('\n');
-    let lambdas = distinct(runs.iter().filter_map(|x| cfg(x, "model.lambda")));
+    // `sorted` is ordered by λ: its runs of equal λ are the curves (one pass, no λ × runs).
+    let groups: Vec<&[&Value]> = sorted
+        .chunk_by(|a, b| {
+            cfg(a, "model.lambda").map(f64::to_bits) == cfg(b, "model.lambda").map(f64::to_bits)
+        })
+        .filter(|g| cfg(g[0], "model.lambda").is_some_and(f64::is_finite))
+        .collect();
     let mut eps_series = Vec::new();
     let mut sup_series = Vec::new();
-    for (i, &l) in lambdas.iter().enumerate() {
-        let of_l: Vec<&&Value> = sorted
-            .iter()
-            .filter(|x| cfg(x, "model.lambda").is_some_and(|v| close(v, l)))
-            .collect();
+    for (i, of_l) in groups.iter().take(MAX_LAMBDA_SERIES).enumerate() {
+        let l = cfg(of_l[0], "model.lambda").unwrap_or(f64::NAN);
         eps_series.push(Series {
             label: lambda_label(l),
             points: of_l
@@ -357,6 +427,7 @@ fn fig1_budget(r: &ResultDoc, plots: &mut Plots<'_>, out: &mut String) -> Result
             markers: true,
         });
     }
+    lambda_series_note(groups.len(), out);
     out.push_str(&plots.add(
         "fig1-epsilon",
         &Plot {

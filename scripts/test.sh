@@ -37,7 +37,10 @@ source "$venv/bin/activate"
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet maturin numpy scipy scikit-learn pandas pytest
 (cd crates/lethe-python && maturin develop --release --quiet)
-# The CLI the Python results are compared with (already built by cargo test).
+# The CLI the Python results are compared with, and the Rust half of the parity benchmark
+# (both already built by cargo test).
 cargo build --release --quiet -p lethe-experiments --bin lethe
-LETHE_BIN=$PWD/target/release/lethe python -m pytest -q -p no:cacheprovider crates/lethe-python/tests
+cargo build --release --quiet -p lethe-benches --example python_parity
+LETHE_BIN=$PWD/target/release/lethe LETHE_PARITY_BIN=$PWD/target/release/examples/python_parity \
+  python -m pytest -q -p no:cacheprovider crates/lethe-python/tests
 echo "== Python part: $((SECONDS - start)) s"

@@ -152,6 +152,8 @@ fn run(cli: Cli) -> Result<i32> {
                 merge_only,
                 force,
             };
+            // Long trainings say where they are (iteration, ‖∇L_b‖) unless asked to be quiet.
+            lethe_models::set_progress(!quiet);
             let s = run_experiment(&config, &opts)?;
             if !quiet {
                 eprintln!(

@@ -51,4 +51,4 @@ pub use loss::{Loss, LossKind};
 pub use model::{LinearModel, LinearModelParams, OneVsRestModel};
 pub use noise::{NoiseKind, Stream, gaussian_c, keyed_stream_rng, stream_rng};
 pub use objective::Objective;
-pub use solver::{SolverKind, SolverOptions, SolverReport};
+pub use solver::{SolverKind, SolverOptions, SolverReport, set_progress};

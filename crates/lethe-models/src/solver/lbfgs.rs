@@ -27,6 +27,7 @@ pub(super) fn minimize(
     let mut history: VecDeque<(DVector<f64>, DVector<f64>, f64)> = VecDeque::new();
 
     while gnorm > options.tolerance && stats.iterations < options.max_iterations {
+        stats.iteration(options.kind, gnorm);
         stats.iterations += 1;
         let mut p = two_loop(&g, &history);
         let mut slope = g.dot(&p);

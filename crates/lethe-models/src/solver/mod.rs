@@ -19,7 +19,8 @@ mod newton;
 
 pub use cg::{CgOutcome, preconditioned_cg, preconditioned_cg_from};
 
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
@@ -159,4 +160,91 @@ pub(crate) struct Stats {
     iterations: usize,
     factorizations: usize,
     cg_iterations: usize,
+    progress: Progress,
+}
+
+impl Stats {
+    /// Called at the top of every outer iteration with the current ‖∇L_b‖.
+    fn iteration(&mut self, solver: SolverKind, gnorm: f64) {
+        if PROGRESS.load(Ordering::Relaxed)
+            && let Some(line) = self
+                .progress
+                .line(Instant::now(), solver, self.iterations, gnorm)
+        {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// Whether long trainings print their progress ([`set_progress`]); off by default, so that a
+/// library call never writes to stderr unless its program asked for it.
+static PROGRESS: AtomicBool = AtomicBool::new(false);
+
+/// A training first reports after this long, then at most this often.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// Turns the progress lines of long trainings on or off for the whole process: when on, a
+/// solver still running after [`PROGRESS_EVERY`] prints `training (solver): iteration k,
+/// ‖∇L_b‖ = g (tolerance t), s elapsed` to stderr, and again every [`PROGRESS_EVERY`], so a
+/// training that will take long (a huge `max_iterations` with a tolerance it approaches
+/// slowly) is visible instead of silent. The `lethe` CLI turns it on unless `--quiet`.
+pub fn set_progress(on: bool) {
+    PROGRESS.store(on, Ordering::Relaxed);
+}
+
+/// The clock of one solver run's progress lines.
+struct Progress {
+    start: Instant,
+    last: Option<Instant>,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Self {
+            start: Instant::now(),
+            last: None,
+        }
+    }
+}
+
+impl Progress {
+    /// The progress line due at `now`, if one is (first after [`PROGRESS_EVERY`], then at most
+    /// every [`PROGRESS_EVERY`]).
+    fn line(
+        &mut self,
+        now: Instant,
+        solver: SolverKind,
+        iterations: usize,
+        gnorm: f64,
+    ) -> Option<String> {
+        if now.duration_since(self.last.unwrap_or(self.start)) < PROGRESS_EVERY {
+            return None;
+        }
+        self.last = Some(now);
+        Some(format!(
+            "training ({}): iteration {iterations}, ‖∇L_b‖ = {gnorm:.3e}, {:.0} s elapsed",
+            solver.name(),
+            now.duration_since(self.start).as_secs_f64()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_lines_start_after_the_interval_and_repeat_at_most_once_per_interval() {
+        let start = Instant::now();
+        let mut p = Progress { start, last: None };
+        let s = |secs| start + Duration::from_secs(secs);
+        assert_eq!(p.line(s(9), SolverKind::NewtonPcg, 5, 1.0), None);
+        let first = p.line(s(10), SolverKind::NewtonPcg, 6, 2.5e-3).unwrap();
+        assert_eq!(
+            first,
+            "training (newton_pcg): iteration 6, ‖∇L_b‖ = 2.500e-3, 10 s elapsed"
+        );
+        assert_eq!(p.line(s(19), SolverKind::NewtonPcg, 7, 1.0), None);
+        assert!(p.line(s(20), SolverKind::NewtonPcg, 8, 1.0).is_some());
+    }
 }

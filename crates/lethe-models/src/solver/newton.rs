@@ -42,6 +42,7 @@ pub(super) fn minimize(
     let mut factor: Option<Cholesky> = None;
 
     while gnorm > options.tolerance && stats.iterations < options.max_iterations {
+        stats.iteration(options.kind, gnorm);
         stats.iterations += 1;
         let curvatures = objective.curvatures(&z);
         let rhs = -&g;

@@ -33,12 +33,12 @@ pub enum LinalgError {
         /// The weight.
         value: f64,
     },
-    /// A large dense buffer (a d × d Hessian or factor, an n × d copy of X) could not be
-    /// allocated: the problem is too large for this machine's memory.
+    /// A large dense buffer (a d × d Hessian or factor, an n × d copy of X) of `rows × cols`
+    /// f64 could not be allocated: the problem is too large for this machine's memory.
     #[error(
         "cannot allocate the {what} ({rows} × {cols} f64, {:.3} GiB): out of memory; reduce the \
          number of features or rows",
-        *bytes as f64 / (1u64 << 30) as f64
+        *rows as f64 * *cols as f64 * 8.0 / (1u64 << 30) as f64
     )]
     OutOfMemory {
         /// Which buffer.
@@ -47,8 +47,6 @@ pub enum LinalgError {
         rows: usize,
         /// Its columns.
         cols: usize,
-        /// Its size in bytes.
-        bytes: u128,
     },
 }
 
@@ -436,7 +434,6 @@ impl Cholesky {
                 what: "Cholesky workspace",
                 rows: scratch.size_bytes() / 8,
                 cols: 1,
-                bytes: scratch.size_bytes() as u128,
             })?;
         let stack = faer::dyn_stack::MemStack::new(&mut mem);
         faer::linalg::cholesky::llt::factor::cholesky_in_place(

@@ -398,12 +398,7 @@ fn an_impossible_gram_matrix_is_out_of_memory_not_an_abort() {
     let d = 1usize << 28;
     let x = DMatrix::<f64>::zeros(0, d);
     match weighted_gram(&x, &[], 1.0) {
-        Err(LinalgError::OutOfMemory {
-            rows, cols, bytes, ..
-        }) => {
-            assert_eq!((rows, cols), (d, d));
-            assert_eq!(bytes, (d as u128) * (d as u128) * 8);
-        }
+        Err(LinalgError::OutOfMemory { rows, cols, .. }) => assert_eq!((rows, cols), (d, d)),
         other => panic!("expected OutOfMemory, got {:?}", other.map(|h| h.shape())),
     }
     // The Cholesky factor allocates its d × d copy fallibly too (d is taken from the rows).

@@ -83,7 +83,8 @@ enum Command {
     },
     /// Check configs without running them: every problem is reported at once with its JSON
     /// path (unknown fields, wrong types, out-of-range values such as λ ≤ 0 or δ ∉ (0, 1),
-    /// grid values, missing data files with the paths tried). Exit code: the most severe of
+    /// grid values, missing data files with the paths tried, points whose memory estimate
+    /// exceeds --max-memory). Exit code: the most severe of
     /// all the files (2 a config has problems, 3 a data file is missing, 4 a file cannot be
     /// read).
     Validate {

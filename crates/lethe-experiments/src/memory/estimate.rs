@@ -241,3 +241,43 @@ pub fn check_point(
         ),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load_str;
+    use crate::memory::LimitSource;
+
+    fn config(d: usize) -> ExperimentConfig {
+        let text = format!(
+            r#"{{"schema": "lethe.experiment/1", "name": "t", "seed": 1,
+                "dataset": {{"name": "synthetic", "n": 100, "d": {d}}},
+                "model": {{"lambda": 0.1, "sigma": 1.0}}}}"#
+        );
+        load_str(&text, "t.json".as_ref(), ".".into()).unwrap().base
+    }
+
+    #[test]
+    fn per_thread_copies_and_concurrent_points_count() {
+        let cfg = config(1000);
+        let shape = Shape::from_config(&cfg.dataset).unwrap();
+        assert_eq!((shape.n_train, shape.d, shape.class_models), (100, 1000, 1));
+        let one = estimate(&cfg, &shape, 1).total();
+        let four = estimate(&cfg, &shape, 4).total();
+        // Two d × d buffers per extra thread.
+        assert_eq!(four - one, 3 * 2 * 1000 * 1000 * 8);
+        let limit = MemoryLimit {
+            bytes: u64::try_from(one).unwrap(),
+            source: LimitSource::Flag,
+        };
+        assert!(check_point(&cfg, &shape, 1, 1, &limit).is_ok());
+        // Two points at once each get half the limit.
+        let e = check_point(&cfg, &shape, 1, 2, &limit).unwrap_err();
+        assert_eq!(e.path, "$.dataset.d");
+        assert!(
+            e.message.contains("2 points run at once (--jobs)"),
+            "{}",
+            e.message
+        );
+    }
+}

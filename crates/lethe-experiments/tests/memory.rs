@@ -183,3 +183,48 @@ fn a_point_too_large_fails_alone_and_the_sweep_is_merged() {
     );
     assert!(error.contains("use fewer features"), "{error}");
 }
+
+/// A CSV file's shape is only known once it is loaded (`validate` cannot estimate it): `run`
+/// checks the loaded shape before training, so 30,000 columns are refused with the estimate
+/// instead of aborting on the 7.2 GB Hessian.
+#[test]
+fn run_refuses_a_wide_csv_file_after_loading_it_before_training() {
+    let dir = TempDir::new("mem-csv");
+    let d = 30_000;
+    let mut text = String::from("label");
+    for j in 0..d {
+        text.push_str(&format!(",f{j}"));
+    }
+    for i in 0..10 {
+        text.push_str(if i % 2 == 0 { "\n1" } else { "\n0" });
+        for j in 0..d {
+            text.push_str(if (i + j) % 7 == 0 { ",0.001" } else { ",0" });
+        }
+    }
+    std::fs::write(dir.join("wide.csv"), text).unwrap();
+    let mut cfg = synthetic_config("wide-csv");
+    cfg["dataset"] = json!({"name": "csv", "path": "wide.csv", "test_fraction": 0.2});
+    let path = write_config(dir.path(), "wide.json", &cfg);
+    let o = lethe()
+        .args(["validate", "--max-memory", "4GiB"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = dir.join("results");
+    let o = lethe()
+        .args(["run", "-q", "--max-memory", "4GiB", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("$.dataset: this point needs an estimated"),
+        "{err}"
+    );
+    assert!(err.contains("(8 × 30000 training, 2 test rows)"), "{err}");
+    let result = read(&out.join("wide-csv.json"));
+    assert_eq!(result["failed"][0]["exit_code"], 2);
+}

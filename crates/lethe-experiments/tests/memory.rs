@@ -31,6 +31,16 @@ fn validate(dir: &TempDir, cfg: &Value, limit: &str) -> Output {
         .unwrap()
 }
 
+/// `lethe run -q --max-memory LIMIT --out OUT CONFIG`.
+fn run_limited(out: &std::path::Path, config: &std::path::Path, limit: &str) -> Output {
+    lethe()
+        .args(["run", "-q", "--max-memory", limit, "--out"])
+        .arg(out)
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
 /// Asserts that `validate` refused the config at `path` with the estimate and the limit.
 fn assert_refused(o: &Output, path: &str, limit_text: &str) {
     let err = stderr(o);
@@ -148,12 +158,7 @@ fn a_point_too_large_fails_alone_and_the_sweep_is_merged() {
     cfg["grid"] = json!({"dataset.d": [5, 1_000_000, 6]});
     let path = write_config(dir.path(), "mixed.json", &cfg);
     let out = dir.join("results");
-    let o = lethe()
-        .args(["run", "-q", "--max-memory", "4GiB", "--out"])
-        .arg(&out)
-        .arg(&path)
-        .output()
-        .unwrap();
+    let o = run_limited(&out, &path, "4GiB");
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("grid point 1"), "{err}");
@@ -212,12 +217,7 @@ fn run_refuses_a_wide_csv_file_after_loading_it_before_training() {
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = dir.join("results");
-    let o = lethe()
-        .args(["run", "-q", "--max-memory", "4GiB", "--out"])
-        .arg(&out)
-        .arg(&path)
-        .output()
-        .unwrap();
+    let o = run_limited(&out, &path, "4GiB");
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(

@@ -1562,6 +1562,13 @@ fn strip_tag(v: &Value) -> Value {
 
 fn check_n_reference(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {
     match v.as_u64() {
+        Some(n) if n > crate::memory::MAX_REFERENCE_MODELS => out.push(ConfigIssue::new(
+            path,
+            format!(
+                "{n} reference models is more than the {} lethe trains for one attack",
+                crate::memory::MAX_REFERENCE_MODELS
+            ),
+        )),
         Some(n) if n >= 2 && n % 2 == 0 => {}
         _ => out.push(ConfigIssue::new(
             path,
@@ -1603,6 +1610,16 @@ fn check_bootstrap(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {
         Ok(b) => {
             if let Err(e) = b.check() {
                 out.push(ConfigIssue::new(path, e.to_string()));
+            }
+            if b.reps as u64 > crate::memory::MAX_BOOTSTRAP_REPS {
+                out.push(ConfigIssue::new(
+                    child_path(path, "reps"),
+                    format!(
+                        "{} bootstrap replicates is more than the {} lethe runs",
+                        b.reps,
+                        crate::memory::MAX_BOOTSTRAP_REPS
+                    ),
+                ));
             }
         }
         Err(e) => out.push(ConfigIssue::new(path, e.to_string())),

@@ -133,6 +133,11 @@ pub enum ExperimentError {
     /// Several grid points failed.
     #[error("{} grid points failed:\n{}", .0.len(), .0.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
     Points(Vec<ExperimentError>),
+    /// A point needs more memory than the limit (`--max-memory`, `$LETHE_MAX_MEMORY`, else
+    /// the available memory): the problem names the config path to change, the estimate and
+    /// the limit (see [`crate::memory`]).
+    #[error("{0}")]
+    TooLarge(Box<ConfigIssue>),
     /// A command-line argument is invalid.
     #[error("{0}")]
     Usage(String),
@@ -211,7 +216,9 @@ impl ExperimentError {
     pub fn exit_code(&self) -> i32 {
         match self {
             ExperimentError::Config(c) => c.exit_code(),
-            ExperimentError::Usage(_) | ExperimentError::WouldOverwrite { .. } => exit::INVALID,
+            ExperimentError::Usage(_)
+            | ExperimentError::WouldOverwrite { .. }
+            | ExperimentError::TooLarge(_) => exit::INVALID,
             ExperimentError::Data(lethe_data::DataError::Io { .. }) => exit::IO,
             ExperimentError::DataNotFound { .. } => exit::DATA_MISSING,
             ExperimentError::Io { .. }

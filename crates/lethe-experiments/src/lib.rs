@@ -13,6 +13,7 @@
 //! | [`report`] | Markdown tables and SVG plots from result files |
 //! | [`tables`] | flat CSV tables of a result (`lethe run --tables csv`) |
 //! | [`files`] | file safety: no output over an input, writable output checked first, plain file names, stale temporaries |
+//! | [`memory`] | the memory estimate of a point and the limit it must fit (`--max-memory`) |
 //! | [`json`] | explicit non-finite floats, canonical hashes, atomic writes |
 //! | [`verify`] | `lethe verify`: replaying the certificate ledgers of `removal.ledger` runs |
 //!
@@ -32,6 +33,7 @@ pub mod data;
 pub mod error;
 pub mod files;
 pub mod json;
+pub mod memory;
 pub mod report;
 pub mod runner;
 pub mod strict_json;

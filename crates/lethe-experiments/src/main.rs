@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use lethe_experiments::error::exit;
+use lethe_experiments::memory::{MemoryLimit, parse_size};
 use lethe_experiments::report::{ReportOptions, write_report};
-use lethe_experiments::sweep::{RunOptions, Shard, run_experiment, validate};
+use lethe_experiments::sweep::{RunOptions, Shard, run_experiment, validate_with_limit};
 use lethe_experiments::verify::verify_ledger;
 use lethe_experiments::{ExperimentError, Result};
 
@@ -72,10 +73,18 @@ enum Command {
         /// result); params flattened, numbers as numbers, ±∞ as inf/-inf, null empty.
         #[arg(long, value_name = "FORMAT")]
         tables: Option<TableFormat>,
+        /// Memory the points running at once may use together (e.g. 8GiB, 512MiB, 2G, or
+        /// bytes); each of the --jobs points gets an equal share. A point whose estimate
+        /// (d × d matrices per thread, X, reference models, bootstrap) exceeds it fails with
+        /// the estimate and what to change, before allocating; the other points run. Default:
+        /// $LETHE_MAX_MEMORY, else MemAvailable of /proc/meminfo.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        max_memory: Option<u64>,
     },
     /// Check configs without running them: every problem is reported at once with its JSON
     /// path (unknown fields, wrong types, out-of-range values such as λ ≤ 0 or δ ∉ (0, 1),
-    /// grid values, missing data files with the paths tried). Exit code: the most severe of
+    /// grid values, missing data files with the paths tried, points whose memory estimate
+    /// exceeds --max-memory). Exit code: the most severe of
     /// all the files (2 a config has problems, 3 a data file is missing, 4 a file cannot be
     /// read).
     Validate {
@@ -88,6 +97,10 @@ enum Command {
         /// Print only problems.
         #[arg(long, short = 'q')]
         quiet: bool,
+        /// As for `run`: refuse points whose memory estimate exceeds SIZE (default:
+        /// $LETHE_MAX_MEMORY, else MemAvailable of /proc/meminfo).
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        max_memory: Option<u64>,
     },
     /// Generate a Markdown report with tables and SVG plots from result files (generated from
     /// the JSON, never typed by hand). Results of Guo et al.'s figures get the paper's values
@@ -142,6 +155,7 @@ fn run(cli: Cli) -> Result<i32> {
             force,
             merge_only,
             tables,
+            max_memory,
         } => {
             let opts = RunOptions {
                 out_dir: out,
@@ -151,6 +165,7 @@ fn run(cli: Cli) -> Result<i32> {
                 quiet,
                 merge_only,
                 force,
+                max_memory,
             };
             // Long trainings say where they are (iteration, ‖∇L_b‖) unless asked to be quiet.
             lethe_models::set_progress(!quiet);
@@ -180,10 +195,12 @@ fn run(cli: Cli) -> Result<i32> {
             configs,
             data_dir,
             quiet,
+            max_memory,
         } => {
+            let limit = MemoryLimit::detect(max_memory)?;
             let mut code = exit::OK;
             for c in &configs {
-                match validate(c, data_dir.clone()) {
+                match validate_with_limit(c, data_dir.clone(), &limit) {
                     Ok(loaded) => {
                         if !quiet {
                             println!(

@@ -24,6 +24,7 @@ use crate::audit::{
 use crate::config::{ExperimentConfig, Indices};
 use crate::data::{DataCache, DataContext, DataInfo};
 use crate::error::{ExperimentError, Result};
+use crate::memory::PointBudget;
 
 /// `Stream::Other` id of the reference retrain's noise (class k adds k).
 pub const REFERENCE_RETRAIN_STREAM: u64 = 0x201 << 48;
@@ -830,7 +831,9 @@ fn accuracy_of(w: &DMatrix<f64>, classes: &[Option<f64>], data: &Dataset) -> f64
     decision_accuracy(&(data.features() * w), classes, data.labels())
 }
 
-/// Runs one grid point of a resolved config.
+/// Runs one grid point of a resolved config. With a `budget`, the point is refused
+/// ([`ExperimentError::TooLarge`]) before its data are loaded, and again before training, when
+/// its memory estimate exceeds its share of the limit.
 ///
 /// # Errors
 /// Data, training, removal, audit or comparison failures, each typed.
@@ -846,16 +849,23 @@ pub fn run_point(
     cache: &DataCache,
     progress: &dyn PointProgress,
     ledger_target: Option<&LedgerTarget>,
+    budget: Option<&PointBudget>,
 ) -> Result<RunRecord> {
     let start = Instant::now();
     let mut timings = Timings::default();
     let classification = cfg.model.loss.needs_binary_labels();
 
+    if let Some(b) = budget {
+        b.check_config(cfg)?;
+    }
     progress.phase("loading data");
     let t = Instant::now();
     let (data, cached) = cache.get(cfg, ctx)?;
     timings.data = t.elapsed().as_secs_f64();
     timings.data_cached = cached;
+    if let Some(b) = budget {
+        b.check_data(cfg, &data.info)?;
+    }
     let train = Arc::clone(&data.train);
 
     progress.phase("training");

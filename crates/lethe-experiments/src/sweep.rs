@@ -34,6 +34,7 @@ use crate::config::{self, LoadedConfig, PointSpec};
 use crate::data::{self, DataCache, DataContext};
 use crate::error::{ConfigIssue, ConfigIssues, ExperimentError, Result};
 use crate::json;
+use crate::memory::{MemoryLimit, PointBudget, Shape, check_point};
 use crate::runner::{LedgerTarget, PointProgress, Provenance, noise_key, run_point};
 
 /// Schema tag of a merged result file.
@@ -95,6 +96,9 @@ pub struct RunOptions {
     pub merge_only: bool,
     /// Re-run points even when their file exists (the new file replaces the old one).
     pub force: bool,
+    /// `--max-memory` in bytes: the memory the points running at once may use together. `None`:
+    /// `$LETHE_MAX_MEMORY`, else the available memory ([`MemoryLimit::detect`]).
+    pub max_memory: Option<u64>,
 }
 
 impl RunOptions {
@@ -108,6 +112,7 @@ impl RunOptions {
             quiet: false,
             merge_only: false,
             force: false,
+            max_memory: None,
         }
     }
 }
@@ -203,13 +208,28 @@ pub fn read_point(path: &Path, hash: &str) -> Option<Value> {
     (run.get("hash")?.as_str()? == hash).then(|| run.clone())
 }
 
-/// Validates a config completely: schema, grid, cross-field problems and data files (with the
-/// paths tried), for `lethe validate`.
+/// Validates a config completely: schema, grid, cross-field problems, data files (with the
+/// paths tried) and the memory estimate of every point against the detected limit
+/// ([`MemoryLimit::detect`]), for `lethe validate`.
 ///
 /// # Errors
 /// [`ExperimentError::Config`] listing every problem; [`ExperimentError::Io`] when the file
-/// cannot be read.
+/// cannot be read; [`ExperimentError::Usage`] for a malformed `$LETHE_MAX_MEMORY`.
 pub fn validate(config_path: &Path, data_dir: Option<PathBuf>) -> Result<LoadedConfig> {
+    validate_with_limit(config_path, data_dir, &MemoryLimit::detect(None)?)
+}
+
+/// [`validate`] against a given memory limit (`lethe validate --max-memory`). A point is
+/// estimated on the shape its config determines ([`Shape::from_config`]); CSV data, whose
+/// shape only loading tells, are estimated by `lethe run`.
+///
+/// # Errors
+/// As [`validate`].
+pub fn validate_with_limit(
+    config_path: &Path,
+    data_dir: Option<PathBuf>,
+    limit: &MemoryLimit,
+) -> Result<LoadedConfig> {
     let loaded = match config::load(config_path) {
         Ok(l) => l,
         Err(ExperimentError::Config(mut c)) => {
@@ -224,6 +244,8 @@ pub fn validate(config_path: &Path, data_dir: Option<PathBuf>) -> Result<LoadedC
     };
     let ctx = DataContext::new(data_dir, loaded.dir.clone());
     let mut issues = Vec::new();
+    let threads = rayon::current_num_threads();
+    let several = loaded.points.len() > 1;
     // One point's config at a time: holding every resolved point (each with its own copy of
     // the description) took 4.9 GB for 100,000 points of a 20 KB description.
     for spec in &loaded.points {
@@ -233,6 +255,14 @@ pub fn validate(config_path: &Path, data_dir: Option<PathBuf>) -> Result<LoadedC
             if !issues.contains(&issue) {
                 issues.push(issue);
             }
+        }
+        if let Some(shape) = Shape::from_config(&point.dataset)
+            && let Err(mut issue) = check_point(&point, &shape, threads, 1, limit)
+        {
+            if several {
+                issue.message = format!("grid point {}: {}", spec.index, issue.message);
+            }
+            issues.push(config::remap(issue, spec));
         }
     }
     if issues.is_empty() {
@@ -425,6 +455,7 @@ pub fn run_loaded(loaded: &LoadedConfig, opts: &RunOptions) -> Result<RunSummary
     if opts.jobs == 0 {
         return Err(ExperimentError::Usage("--jobs must be at least 1".into()));
     }
+    let limit = MemoryLimit::detect(opts.max_memory)?;
     crate::files::refuse_overwrite(&result_file(&opts.out_dir, &name), [config_path])?;
 
     let mine: Vec<&ResolvedPoint> = points
@@ -471,6 +502,12 @@ pub fn run_loaded(loaded: &LoadedConfig, opts: &RunOptions) -> Result<RunSummary
         noise_key(&p.config, &ctx)?;
     }
 
+    // Each point is checked against its share of the limit inside its job, so a point too
+    // large for the machine fails alone and is recorded; the others run.
+    let budget = PointBudget {
+        limit,
+        concurrent: opts.jobs.min(pending.len()).max(1),
+    };
     let display = Display::new(opts.quiet, pending.len(), &name);
     if !skipped.is_empty() {
         display.line(&format!(
@@ -502,7 +539,15 @@ pub fn run_loaded(loaded: &LoadedConfig, opts: &RunOptions) -> Result<RunSummary
                     &cache,
                     &bar,
                     Some(&ledger),
+                    Some(&budget),
                 )
+                .map_err(|e| match e {
+                    // Point the refusal at the grid entry that set the value.
+                    ExperimentError::TooLarge(issue) => {
+                        ExperimentError::TooLarge(Box::new(config::remap(*issue, &p.spec)))
+                    }
+                    other => other,
+                })
                 .and_then(|record| {
                     let run = json::to_value(&record)?;
                     let doc = json!({"schema": POINT_SCHEMA, "name": name, "run": run});

@@ -15,7 +15,8 @@
 //! - [`solver`]: damped Newton (Cholesky), Newton with a reused Cholesky preconditioner, L-BFGS;
 //!   all stop on ‖∇L_b‖ ≤ tolerance and report r₀; non-convergence is an error;
 //! - [`model`]: binary and one-vs-rest models;
-//! - [`linalg`]: the faer-backed kernels (weighted Gram, Cholesky, rigorous ‖X‖₂ bound).
+//! - [`linalg`]: the faer-backed kernels (weighted Gram, Cholesky, rigorous ‖X‖₂ bound);
+//! - [`alloc`]: fallible allocation of the large dense buffers (an error, not an abort).
 //!
 //! ```
 //! use lethe_data::Dataset;
@@ -37,6 +38,7 @@
 //! ```
 
 pub mod accounting;
+pub mod alloc;
 pub mod error;
 pub mod linalg;
 pub mod loss;

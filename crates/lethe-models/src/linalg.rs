@@ -10,6 +10,8 @@ use faer::linalg::matmul::triangular::{BlockStructure, matmul};
 use faer::{Accum, MatMut, MatRef, Par, Side};
 use nalgebra::{DMatrix, DVector};
 
+use crate::alloc::{try_faer_zeros, try_zeroed_vec, try_zeros};
+
 /// Errors of the dense kernels.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -30,6 +32,21 @@ pub enum LinalgError {
         index: usize,
         /// The weight.
         value: f64,
+    },
+    /// A large dense buffer (a d × d Hessian or factor, an n × d copy of X) of `rows × cols`
+    /// f64 could not be allocated: the problem is too large for this machine's memory.
+    #[error(
+        "cannot allocate the {what} ({rows} × {cols} f64, {:.3} GiB): out of memory; reduce the \
+         number of features or rows",
+        *rows as f64 * *cols as f64 * 8.0 / (1u64 << 30) as f64
+    )]
+    OutOfMemory {
+        /// Which buffer.
+        what: &'static str,
+        /// Its rows.
+        rows: usize,
+        /// Its columns.
+        cols: usize,
     },
 }
 
@@ -227,15 +244,15 @@ pub fn weighted_gram_planned(
     let (n, d) = x.shape();
     let sqrt_w: Vec<f64> = weights.iter().map(|w| w.sqrt()).collect();
     let mut h = if plan.sparse {
-        blocked_gram(x, plan, &sqrt_w)
+        blocked_gram(x, plan, &sqrt_w)?
     } else {
-        let mut y = DMatrix::<f64>::zeros(n, d);
+        let mut y = try_zeros("scaled copy of X", n, d)?;
         for (mut ycol, xcol) in y.column_iter_mut().zip(x.column_iter()) {
             for ((yi, xi), si) in ycol.iter_mut().zip(xcol.iter()).zip(&sqrt_w) {
                 *yi = xi * si;
             }
         }
-        let mut h = DMatrix::<f64>::zeros(d, d);
+        let mut h = try_zeros("Gram matrix", d, d)?;
         syrk_lower(as_faer_mut(&mut h), as_faer(&y), parallelism());
         h
     };
@@ -265,7 +282,11 @@ fn syrk_lower(dst: MatMut<'_, f64>, y: MatRef<'_, f64>, par: Par) {
 }
 
 /// The lower triangle of `XᵀDX` by the blocked sparse method of [`GramPlan`].
-fn blocked_gram(x: &DMatrix<f64>, plan: &GramPlan, sqrt_w: &[f64]) -> DMatrix<f64> {
+fn blocked_gram(
+    x: &DMatrix<f64>,
+    plan: &GramPlan,
+    sqrt_w: &[f64],
+) -> Result<DMatrix<f64>, LinalgError> {
     use rayon::prelude::*;
     let (n, d) = x.shape();
     let xs = x.as_slice();
@@ -278,7 +299,7 @@ fn blocked_gram(x: &DMatrix<f64>, plan: &GramPlan, sqrt_w: &[f64]) -> DMatrix<f6
         .blocks
         .par_chunks(per_group)
         .map(|group| {
-            let mut h = DMatrix::<f64>::zeros(d, d);
+            let mut h = try_zeros("per-thread Gram matrix", d, d)?;
             let mut u = vec![0.0; d];
             let mut alpha = 0.0;
             let (mut y, mut g) = (Vec::new(), Vec::new());
@@ -318,10 +339,10 @@ fn blocked_gram(x: &DMatrix<f64>, plan: &GramPlan, sqrt_w: &[f64]) -> DMatrix<f6
                     }
                 }
             }
-            (h, u, alpha)
+            Ok((h, u, alpha))
         })
-        .collect();
-    let mut h = DMatrix::<f64>::zeros(d, d);
+        .collect::<Result<_, LinalgError>>()?;
+    let mut h = try_zeros("Gram matrix", d, d)?;
     let mut u = vec![0.0; d];
     let mut alpha = 0.0;
     for (hp, up, ap) in partials {
@@ -339,7 +360,7 @@ fn blocked_gram(x: &DMatrix<f64>, plan: &GramPlan, sqrt_w: &[f64]) -> DMatrix<f6
             }
         }
     }
-    h
+    Ok(h)
 }
 
 /// Below this dimension the triangular solves of [`Cholesky::solve_in_place`] run on one thread.
@@ -400,16 +421,20 @@ impl Cholesky {
     /// Factors `h` (only its lower triangle is read).
     pub fn factor(h: &DMatrix<f64>) -> Result<Self, LinalgError> {
         let d = h.nrows();
-        let mut l = faer::Mat::<f64>::zeros(d, d);
+        let mut l = try_faer_zeros("Cholesky factor", d, d)?;
         l.copy_from_triangular_lower(as_faer(h));
         let par = parallelism();
-        let mut mem = faer::dyn_stack::MemBuffer::new(
-            faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch::<f64>(
-                d,
-                par,
-                Default::default(),
-            ),
+        let scratch = faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch::<f64>(
+            d,
+            par,
+            Default::default(),
         );
+        let mut mem =
+            faer::dyn_stack::MemBuffer::try_new(scratch).map_err(|_| LinalgError::OutOfMemory {
+                what: "Cholesky workspace",
+                rows: scratch.size_bytes() / 8,
+                cols: 1,
+            })?;
         let stack = faer::dyn_stack::MemStack::new(&mut mem);
         faer::linalg::cholesky::llt::factor::cholesky_in_place(
             l.as_mut(),
@@ -1394,7 +1419,7 @@ pub fn verified_lambda_max_upper_bound(a: &DMatrix<f64>) -> Result<Option<f64>, 
     for _ in 0..12 {
         let t = lambda + margin;
         // Ã = fl(t·I − A), row-major lower triangle.
-        let mut at = vec![0.0; d * d];
+        let mut at = try_zeroed_vec("eigenvalue check matrix", d, d)?;
         for i in 0..d {
             for j in 0..i {
                 at[i * d + j] = -a[(i, j)];
@@ -1496,7 +1521,12 @@ pub fn spectral_norm_upper_bound(x: &DMatrix<f64>, weights: &[f64]) -> Result<f6
         return ErrorBoundedGram::new(x, Some(&keep)).spectral_norm_upper_bound();
     }
     let sqrt_w: Vec<f64> = weights.iter().map(|w| w.sqrt()).collect();
-    let y = DMatrix::from_fn(n, d, |i, j| x[(i, j)] * sqrt_w[i]);
+    let mut y = try_zeros("scaled copy of X", n, d)?;
+    for (mut ycol, xcol) in y.column_iter_mut().zip(x.column_iter()) {
+        for ((yi, xi), si) in ycol.iter_mut().zip(xcol.iter()).zip(&sqrt_w) {
+            *yi = xi * si;
+        }
+    }
     let gram = ErrorBoundedGram::new(&y, None);
     let g2 = gamma(2);
     let scaling = round_up(

@@ -386,3 +386,33 @@ fn errors_say_what_was_wrong() {
         "{msg}"
     );
 }
+
+// --- memory -----------------------------------------------------------------------------------
+
+/// A Gram matrix (the Hessian's d × d buffer) too large for any machine is a typed error, not
+/// a process abort (issue #15): 2^28 features ask for 2^59 bytes. X has no rows, so the test
+/// allocates nothing itself.
+#[test]
+fn an_impossible_gram_matrix_is_out_of_memory_not_an_abort() {
+    use lethe_models::linalg::{Cholesky, LinalgError, weighted_gram};
+    let d = 1usize << 28;
+    let x = DMatrix::<f64>::zeros(0, d);
+    match weighted_gram(&x, &[], 1.0) {
+        Err(LinalgError::OutOfMemory { rows, cols, .. }) => assert_eq!((rows, cols), (d, d)),
+        other => panic!("expected OutOfMemory, got {:?}", other.map(|h| h.shape())),
+    }
+    // The Cholesky factor allocates its d × d copy fallibly too (d is taken from the rows).
+    let h = DMatrix::<f64>::zeros(d, 0);
+    let e = Cholesky::factor(&h).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            LinalgError::OutOfMemory {
+                what: "Cholesky factor",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("out of memory"), "{e}");
+}

@@ -4,7 +4,8 @@
 //! each run's `provenance.data_files`; `lethe report` warns when results disagree.
 //!
 //! The file is hashed as it is on disk (compressed bytes for a `.gz`), in one streaming pass:
-//! about 40 ms for the four MNIST files (11.6 MB) on the reference machine.
+//! 11–19 ms for the four MNIST files (11.6 MB) on the 2-core development machine, against
+//! about 260 ms to load and convert MNIST 3-vs-8.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -4,6 +4,9 @@
 //! separators, no quoting, one example per line, every field a number. Whitespace around fields
 //! and blank lines are ignored, `\r\n` line ends and a UTF-8 byte-order mark are accepted.
 //! One column is the label (the first by default), the others are the features in file order.
+//! A header line made only of numbers is refused (it is almost always a data row of a file
+//! without header, which `has_header: true` would silently drop), except the column numbers
+//! `0,1,2,…` that pandas writes for unnamed columns.
 //!
 //! Errors name the file, the 1-based line and the 1-based column (with its header name when
 //! there is a header).
@@ -16,6 +19,7 @@ use nalgebra::{DMatrix, DVector};
 use crate::dataset::Dataset;
 use crate::error::{DataError, Result};
 use crate::io::Input;
+use crate::limits::Limits;
 
 /// Which column of a CSV file holds the label.
 ///
@@ -95,6 +99,16 @@ pub fn load_csv_table(path: &Path, options: &CsvOptions) -> Result<CsvTable> {
     csv_from_input(&mut input, options)
 }
 
+/// As [`load_csv_table`], under explicit [`Limits`] instead of [`Limits::from_env`].
+///
+/// # Errors
+/// As [`load_csv`], plus [`DataError::TooLarge`] when the dense matrix, a line or the
+/// decompressed text exceeds a limit.
+pub fn load_csv_table_with(path: &Path, options: &CsvOptions, limits: &Limits) -> Result<CsvTable> {
+    let mut input = Input::open_with(path, limits)?;
+    csv_from_input(&mut input, options)
+}
+
 /// Parses CSV content (plain or gzip) from any reader; `name` stands for the path in errors.
 ///
 /// # Errors
@@ -169,6 +183,17 @@ fn parse_number(
     }
 }
 
+/// Whether header `names` are really a data row: every field is a number, and they are not the
+/// column numbers `0, 1, 2, …` that a table exported without names (pandas' default) carries.
+fn looks_like_data(names: &[String]) -> bool {
+    let numeric = names.iter().all(|n| n.parse::<f64>().is_ok());
+    let column_numbers = names
+        .iter()
+        .enumerate()
+        .all(|(i, n)| n.parse::<usize>() == Ok(i));
+    numeric && !column_numbers
+}
+
 /// The CSV parser shared by files, readers and the bundled datasets.
 pub(crate) fn csv_from_input(input: &mut Input<'_>, options: &CsvOptions) -> Result<CsvTable> {
     if !options.has_header
@@ -189,11 +214,6 @@ pub(crate) fn csv_from_input(input: &mut Input<'_>, options: &CsvOptions) -> Res
     let mut features: Vec<f64> = Vec::new();
     let mut labels: Vec<f64> = Vec::new();
     while let Some(text) = input.read_text_line(&mut raw, &mut line_no)? {
-        let text = if line_no == 1 {
-            text.strip_prefix('\u{feff}').unwrap_or(text)
-        } else {
-            text
-        };
         let text = text.trim();
         if text.is_empty() {
             continue;
@@ -201,6 +221,15 @@ pub(crate) fn csv_from_input(input: &mut Input<'_>, options: &CsvOptions) -> Res
         saw_content = true;
         if options.has_header && header.is_none() {
             let names: Vec<String> = text.split(',').map(|s| s.trim().to_string()).collect();
+            if looks_like_data(&names) {
+                let shown: String = text.chars().take(60).collect();
+                let more = if text.chars().count() > 60 { "…" } else { "" };
+                return Err(input.format_error(format!(
+                    "line {line_no}: the header line '{shown}{more}' is all numbers, so it looks \
+                     like a data row and would be lost; if the file has no header, set \
+                     `has_header: false` (`dataset.has_header` in a config)"
+                )));
+            }
             let label = resolve_label(input, options, Some(&names), names.len(), line_no)?;
             layout = Some((names.len(), label, line_no));
             header = Some(names);
@@ -216,6 +245,7 @@ pub(crate) fn csv_from_input(input: &mut Input<'_>, options: &CsvOptions) -> Res
                 l
             }
         };
+        input.check_dense(labels.len() + 1, n_cols - 1)?;
         if n_fields != n_cols {
             let origin = if header.is_some() {
                 format!("the header on line {fixed_by}")
@@ -294,6 +324,46 @@ mod tests {
         assert!(t.feature_names.is_none());
         assert_eq!(t.dataset.labels().as_slice(), &[-1.0, 1.0]);
         assert_eq!(t.dataset.features()[(1, 0)], 3.0);
+    }
+
+    #[test]
+    fn an_all_numeric_header_is_refused_naming_the_option() {
+        let e = parse("1,2,3\n0,4,5\n", &CsvOptions::default()).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("line 1") && msg.contains("has_header: false"),
+            "{msg}"
+        );
+        // pandas' unnamed columns are names, not data.
+        let t = parse("0,1,2\n0,4,5\n", &CsvOptions::default()).unwrap();
+        assert_eq!(t.dataset.n_samples(), 1);
+        let t = parse("y,1,2\n0,4,5\n", &CsvOptions::default()).unwrap();
+        assert_eq!(t.feature_names.unwrap(), vec!["1", "2"]);
+    }
+
+    #[test]
+    fn the_dense_matrix_is_checked_while_parsing() {
+        let text = format!(
+            "y,{}\n",
+            (1..=100)
+                .map(|j| format!("x{j}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        ) + &format!("1{}\n", ",0".repeat(100)).repeat(20);
+        let limits = Limits::with_max_memory(100 * 8 * 10);
+        let mut input = Input::from_reader_with(text.as_bytes(), "wide.csv", &limits).unwrap();
+        let e = csv_from_input(&mut input, &CsvOptions::default()).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                DataError::TooLarge {
+                    needed: Some(8800),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("11 × 100"), "{e}");
     }
 
     #[test]

@@ -99,6 +99,31 @@ pub enum DataError {
         /// The requested class label.
         class: f64,
     },
+    /// Loading would need more memory or bytes than a [`crate::Limits`] allows (a dense matrix
+    /// too large for the machine, a gzip bomb, a gigantic line).
+    #[error("{path}: {what}, above the limit of {limit_text}; {fix}", limit_text = crate::limits::human_bytes(*limit))]
+    TooLarge {
+        /// The file being loaded.
+        path: PathBuf,
+        /// What was too large, with the size needed when it is known.
+        what: String,
+        /// Bytes needed, when known (`None`: more than the limit, or more than 2^64).
+        needed: Option<u64>,
+        /// The limit in bytes.
+        limit: u64,
+        /// How to get past it.
+        fix: String,
+    },
+    /// A classification needs at least two classes and the data has fewer.
+    #[error(
+        "{context} has a single class (label {class}); a classifier needs at least two: check the file, the label column and `classes`"
+    )]
+    SingleClass {
+        /// The one label present.
+        class: f64,
+        /// Which data (file or set) it was.
+        context: String,
+    },
     /// A parameter outside its valid range (fractions, counts, …).
     #[error("invalid parameter {name} = {value}: {reason}")]
     InvalidParameter {

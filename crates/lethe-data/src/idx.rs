@@ -6,7 +6,11 @@
 //!
 //! The header is never trusted for an allocation: the body is read with a cap of the size the
 //! header announces (plus one byte, to detect trailing garbage), so memory grows only with the
-//! bytes actually present, and the byte count must match the header exactly.
+//! bytes actually present, and the byte count must match the header exactly. Before any of the
+//! body is read, the announced size is checked against the file's size (raw files), against
+//! the decompression cap (gzip) and, with the f64 matrix it becomes, against
+//! [`Limits::max_memory`]: a header announcing 10⁷ images fails at once, not after minutes of
+//! inflating.
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +19,7 @@ use nalgebra::{DMatrix, DVector};
 use crate::dataset::Dataset;
 use crate::error::{DataError, Result};
 use crate::io::Input;
+use crate::limits::Limits;
 
 /// Magic number of an IDX file of unsigned bytes with three dimensions (images).
 pub const IDX_IMAGES_MAGIC: u32 = 0x0000_0803;
@@ -136,6 +141,41 @@ fn read_body(input: &mut Input<'_>, expected: u64, header: &Header, what: &str) 
     Ok(body)
 }
 
+/// Checks the body size a header announces before reading it: against the file's size for a
+/// raw file, against the decompression cap for gzip, and against the memory limit (the body is
+/// held in memory).
+fn check_body_size(input: &Input<'_>, expected: u64, header: &Header, what: &str) -> Result<()> {
+    if let Some(len) = input.file_len() {
+        let found = len.saturating_sub(header.len as u64);
+        if found != expected {
+            let problem = if found < expected {
+                "truncated"
+            } else {
+                "trailing bytes"
+            };
+            return Err(input.format_error(format!(
+                "{problem}: the header announces {expected} bytes of {what} after the {}-byte \
+                 header, the file has {found}",
+                header.len
+            )));
+        }
+    }
+    let total = expected.saturating_add(header.len as u64);
+    let cap = input.limits().decompressed_cap();
+    if input.is_gzip() && total > cap {
+        return Err(input.limits().too_large(
+            input.path(),
+            format!(
+                "the header announces {expected} bytes of {what} (a gzip stream of {})",
+                crate::limits::human_bytes(total)
+            ),
+            Some(total),
+            cap,
+        ));
+    }
+    input.check_memory(&format!("the {what} the header announces"), expected)
+}
+
 /// The validated image header: `(n, rows, cols, expected pixel bytes)`.
 fn image_header(input: &mut Input<'_>) -> Result<(Header, usize, usize, usize, u64)> {
     let header = read_header(input, IDX_IMAGES_MAGIC, "image")?;
@@ -157,9 +197,12 @@ fn image_header(input: &mut Input<'_>) -> Result<(Header, usize, usize, usize, u
     Ok((header, n, rows, cols, expected))
 }
 
+/// Reads an image file; with `dense`, the f64 matrix of all its images is checked against the
+/// memory limit before the pixels are read.
 fn images_from_input(
     input: &mut Input<'_>,
     expected_n: Option<(usize, &Path)>,
+    dense: bool,
 ) -> Result<IdxImages> {
     let (header, n, rows, cols, expected) = image_header(input)?;
     if let Some((labels_n, labels_path)) = expected_n
@@ -169,6 +212,10 @@ fn images_from_input(
             "has {n} images but {} has {labels_n} labels",
             labels_path.display()
         )));
+    }
+    check_body_size(input, expected, &header, "pixels")?;
+    if dense {
+        input.check_dense(n, rows.saturating_mul(cols))?;
     }
     let pixels = read_body(input, expected, &header, "pixels")?;
     Ok(IdxImages {
@@ -182,6 +229,7 @@ fn images_from_input(
 fn labels_from_input(input: &mut Input<'_>) -> Result<Vec<u8>> {
     let header = read_header(input, IDX_LABELS_MAGIC, "label")?;
     let n = header.dims[0] as u64;
+    check_body_size(input, n, &header, "labels")?;
     read_body(input, n, &header, "labels")
 }
 
@@ -193,7 +241,7 @@ fn labels_from_input(input: &mut Input<'_>) -> Result<Vec<u8>> {
 /// failures.
 pub fn parse_idx_images<R: std::io::Read>(reader: R, name: impl AsRef<Path>) -> Result<IdxImages> {
     let mut input = Input::from_reader(reader, name)?;
-    images_from_input(&mut input, None)
+    images_from_input(&mut input, None, false)
 }
 
 /// Parses an IDX1 label file (gzip or raw) from any reader; `name` is used in error messages.
@@ -210,8 +258,17 @@ pub fn parse_idx_labels<R: std::io::Read>(reader: R, name: impl AsRef<Path>) -> 
 /// # Errors
 /// As [`parse_idx_images`], plus [`DataError::Io`] when the file cannot be opened.
 pub fn load_idx_images(path: &Path) -> Result<IdxImages> {
-    let mut input = Input::open(path)?;
-    images_from_input(&mut input, None)
+    load_idx_images_with(path, &Limits::from_env()?)
+}
+
+/// As [`load_idx_images`], under explicit [`Limits`].
+///
+/// # Errors
+/// As [`load_idx_images`], plus [`DataError::TooLarge`] when the announced pixels exceed the
+/// decompression cap or the memory limit.
+pub fn load_idx_images_with(path: &Path, limits: &Limits) -> Result<IdxImages> {
+    let mut input = Input::open_with(path, limits)?;
+    images_from_input(&mut input, None, false)
 }
 
 /// Loads an IDX1 label file, gzip or raw (detected from the content).
@@ -219,7 +276,15 @@ pub fn load_idx_images(path: &Path) -> Result<IdxImages> {
 /// # Errors
 /// As [`load_idx_images`].
 pub fn load_idx_labels(path: &Path) -> Result<Vec<u8>> {
-    let mut input = Input::open(path)?;
+    load_idx_labels_with(path, &Limits::from_env()?)
+}
+
+/// As [`load_idx_labels`], under explicit [`Limits`].
+///
+/// # Errors
+/// As [`load_idx_images_with`].
+pub fn load_idx_labels_with(path: &Path, limits: &Limits) -> Result<Vec<u8>> {
+    let mut input = Input::open_with(path, limits)?;
     labels_from_input(&mut input)
 }
 
@@ -229,6 +294,21 @@ pub fn load_idx_labels(path: &Path) -> Result<Vec<u8>> {
 /// # Errors
 /// [`DataError::LengthMismatch`] when the counts differ, [`DataError::Empty`] for no images.
 pub fn idx_dataset(images: &IdxImages, labels: &[u8]) -> Result<Dataset> {
+    build_dataset(
+        images,
+        labels,
+        Path::new("IDX images"),
+        &Limits::from_env()?,
+    )
+}
+
+/// [`idx_dataset`] with the dense matrix checked against `limits` (errors name `path`).
+fn build_dataset(
+    images: &IdxImages,
+    labels: &[u8],
+    path: &Path,
+    limits: &Limits,
+) -> Result<Dataset> {
     if images.n != labels.len() {
         return Err(DataError::LengthMismatch {
             features: images.n,
@@ -259,6 +339,7 @@ pub fn idx_dataset(images: &IdxImages, labels: &[u8]) -> Result<Dataset> {
             context: "IDX images: the file holds no images".into(),
         });
     }
+    limits.check_dense(path, images.n, d)?;
     let px = &images.pixels;
     let features = DMatrix::from_fn(images.n, d, |i, j| f64::from(px[i * d + j]));
     let labels = DVector::from_iterator(labels.len(), labels.iter().map(|&y| f64::from(y)));
@@ -274,15 +355,28 @@ pub fn idx_dataset(images: &IdxImages, labels: &[u8]) -> Result<Dataset> {
 /// differs from the label count; [`DataError::Empty`] for a file with no images;
 /// [`DataError::Io`] on read failures.
 pub fn load_idx_dataset(images_path: &Path, labels_path: &Path) -> Result<Dataset> {
-    let labels = load_idx_labels(labels_path)?;
-    let mut input = Input::open(images_path)?;
-    let images = images_from_input(&mut input, Some((labels.len(), labels_path)))?;
+    load_idx_dataset_with(images_path, labels_path, &Limits::from_env()?)
+}
+
+/// As [`load_idx_dataset`], under explicit [`Limits`].
+///
+/// # Errors
+/// As [`load_idx_dataset`], plus [`DataError::TooLarge`] when the header announces more than
+/// the limits allow (checked before any pixel is read).
+pub fn load_idx_dataset_with(
+    images_path: &Path,
+    labels_path: &Path,
+    limits: &Limits,
+) -> Result<Dataset> {
+    let labels = load_idx_labels_with(labels_path, limits)?;
+    let mut input = Input::open_with(images_path, limits)?;
+    let images = images_from_input(&mut input, Some((labels.len(), labels_path)), true)?;
     if images.n == 0 {
         return Err(DataError::Empty {
             context: format!("{} holds no images", images_path.display()),
         });
     }
-    idx_dataset(&images, &labels)
+    build_dataset(&images, &labels, images_path, limits)
 }
 
 /// Finds the first existing file among `<prefix>-<kind>-ubyte.gz`, `<prefix>-<kind>-ubyte`
@@ -334,8 +428,16 @@ pub fn mnist_files(dir: &Path, split: MnistSplit) -> Result<(PathBuf, PathBuf)> 
 /// # Errors
 /// See [`mnist_files`] and [`load_idx_dataset`].
 pub fn load_mnist(dir: &Path, split: MnistSplit) -> Result<Dataset> {
+    load_mnist_with(dir, split, &Limits::from_env()?)
+}
+
+/// As [`load_mnist`], under explicit [`Limits`].
+///
+/// # Errors
+/// As [`load_idx_dataset_with`].
+pub fn load_mnist_with(dir: &Path, split: MnistSplit, limits: &Limits) -> Result<Dataset> {
     let (images, labels) = mnist_files(dir, split)?;
-    load_idx_dataset(&images, &labels)
+    load_idx_dataset_with(&images, &labels, limits)
 }
 
 /// Loads only the images of the given `classes` (file order kept; labels stay the class ids),
@@ -345,9 +447,23 @@ pub fn load_mnist(dir: &Path, split: MnistSplit) -> Result<Dataset> {
 /// # Errors
 /// As [`load_mnist`], plus [`DataError::UnknownClass`] for a class with no image.
 pub fn load_mnist_classes(dir: &Path, split: MnistSplit, classes: &[u8]) -> Result<Dataset> {
+    load_mnist_classes_with(dir, split, classes, &Limits::from_env()?)
+}
+
+/// As [`load_mnist_classes`], under explicit [`Limits`].
+///
+/// # Errors
+/// As [`load_mnist_classes`], plus [`DataError::TooLarge`] as in [`load_idx_dataset_with`]
+/// (the dense check applies to the selected images).
+pub fn load_mnist_classes_with(
+    dir: &Path,
+    split: MnistSplit,
+    classes: &[u8],
+    limits: &Limits,
+) -> Result<Dataset> {
     let (images_path, labels_path) = mnist_files(dir, split)?;
-    let images = load_idx_images(&images_path)?;
-    let labels = load_idx_labels(&labels_path)?;
+    let images = load_idx_images_with(&images_path, limits)?;
+    let labels = load_idx_labels_with(&labels_path, limits)?;
     if images.n != labels.len() {
         return Err(DataError::LengthMismatch {
             features: images.n,
@@ -374,7 +490,7 @@ pub fn load_mnist_classes(dir: &Path, split: MnistSplit, classes: &[u8]) -> Resu
         pixels,
     };
     let subset_labels: Vec<u8> = keep.iter().map(|&i| labels[i]).collect();
-    idx_dataset(&subset, &subset_labels)
+    build_dataset(&subset, &subset_labels, &images_path, limits)
 }
 
 #[cfg(test)]
@@ -403,9 +519,22 @@ mod tests {
 
     #[test]
     fn huge_header_in_tiny_file_is_an_error() {
-        let bytes = images_bytes(1_000_000_000, 28, 28, &[0u8; 1000]);
+        let bytes = images_bytes(1_000, 28, 28, &[0u8; 1000]);
         let e = parse_idx_images(&bytes[..], "tiny").unwrap_err();
         assert!(matches!(&e, DataError::Format { what, .. } if what.contains("truncated")));
+        // 784 GB announced: refused by the memory limit before anything is read.
+        let bytes = images_bytes(1_000_000_000, 28, 28, &[0u8; 1000]);
+        let e = parse_idx_images(&bytes[..], "tiny").unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                DataError::TooLarge {
+                    needed: Some(784_000_000_000),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
         let bytes = images_bytes(u32::MAX, u32::MAX, u32::MAX, &[]);
         let e = parse_idx_images(&bytes[..], "tiny").unwrap_err();
         assert!(matches!(&e, DataError::Format { what, .. } if what.contains("overflow")));

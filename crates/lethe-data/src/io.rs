@@ -20,9 +20,13 @@ use std::path::{Path, PathBuf};
 use flate2::read::MultiGzDecoder;
 
 use crate::error::{DataError, Result};
+use crate::limits::{Limits, human_bytes};
 
 /// The two magic bytes that start every gzip member.
 pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// The UTF-8 encoding of the byte-order mark U+FEFF.
+pub const UTF8_BOM: &[u8] = &[0xef, 0xbb, 0xbf];
 
 /// Whether `bytes` start with the gzip magic bytes `1f 8b`.
 pub fn is_gzip(bytes: &[u8]) -> bool {
@@ -59,12 +63,49 @@ impl<R: Read> Read for Tagged<R> {
     }
 }
 
+/// The error a [`Capped`] reader raises once the decompressed stream passes its cap.
+#[derive(Debug)]
+struct CapExceeded(u64);
+
+impl fmt::Display for CapExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "decompressed content exceeds {} bytes", self.0)
+    }
+}
+
+impl std::error::Error for CapExceeded {}
+
+/// Passes at most `cap` bytes of a decoder through and fails (with [`CapExceeded`]) on the
+/// first byte beyond: a gzip bomb stops at the cap instead of filling memory or running for
+/// minutes.
+struct Capped<R> {
+    inner: R,
+    cap: u64,
+    seen: u64,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.seen = self.seen.saturating_add(k as u64);
+        if self.seen > self.cap {
+            return Err(io::Error::other(CapExceeded(self.cap)));
+        }
+        Ok(k)
+    }
+}
+
 /// A byte stream being parsed, transparently gunzipped when it starts with the gzip magic, with
-/// the path (or display name) used in error messages.
+/// the path (or display name) used in error messages and the [`Limits`] it is read under.
 pub struct Input<'a> {
     reader: Box<dyn BufRead + 'a>,
     path: PathBuf,
     gzip: bool,
+    limits: Limits,
+    /// Size of the underlying file in bytes, when it is a plain file on disk.
+    file_len: Option<u64>,
+    /// Lines returned so far by [`Input::read_line`] (for error messages).
+    lines: usize,
 }
 
 impl fmt::Debug for Input<'_> {
@@ -77,26 +118,56 @@ impl fmt::Debug for Input<'_> {
 }
 
 impl Input<'static> {
-    /// Opens a file, detecting gzip compression from its first two bytes.
+    /// Opens a file, detecting gzip compression from its first two bytes, under the limits of
+    /// [`Limits::from_env`].
+    ///
+    /// # Errors
+    /// [`DataError::Io`] (with the path) when the file cannot be opened or read;
+    /// [`DataError::InvalidParameter`] for a malformed `LETHE_MAX_MEMORY`.
+    pub fn open(path: &Path) -> Result<Self> {
+        Input::open_with(path, &Limits::from_env()?)
+    }
+
+    /// Opens a file under the given limits.
     ///
     /// # Errors
     /// [`DataError::Io`] (with the path) when the file cannot be opened or read.
-    pub fn open(path: &Path) -> Result<Self> {
-        let file = File::open(path).map_err(|source| DataError::Io {
+    pub fn open_with(path: &Path, limits: &Limits) -> Result<Self> {
+        let io_error = |source| DataError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
-        Input::from_reader(file, path)
+        };
+        let file = File::open(path).map_err(io_error)?;
+        let len = file.metadata().map_err(io_error)?.len();
+        let mut input = Input::from_reader_with(file, path, limits)?;
+        if !input.gzip {
+            input.file_len = Some(len);
+        }
+        Ok(input)
     }
 }
 
 impl<'a> Input<'a> {
     /// Wraps any reader; `name` is what error messages call it (a path or a label such as
-    /// `bundled:digits.csv.gz`). Gzip is detected from the first two bytes.
+    /// `bundled:digits.csv.gz`). Gzip is detected from the first two bytes. The limits are
+    /// those of [`Limits::from_env`].
+    ///
+    /// # Errors
+    /// [`DataError::Io`] when the first bytes cannot be read;
+    /// [`DataError::InvalidParameter`] for a malformed `LETHE_MAX_MEMORY`.
+    pub fn from_reader<R: Read + 'a>(reader: R, name: impl AsRef<Path>) -> Result<Self> {
+        Self::from_reader_with(reader, name, &Limits::from_env()?)
+    }
+
+    /// As [`Input::from_reader`], under the given limits.
     ///
     /// # Errors
     /// [`DataError::Io`] when the first bytes cannot be read.
-    pub fn from_reader<R: Read + 'a>(reader: R, name: impl AsRef<Path>) -> Result<Self> {
+    pub fn from_reader_with<R: Read + 'a>(
+        reader: R,
+        name: impl AsRef<Path>,
+        limits: &Limits,
+    ) -> Result<Self> {
         let path = name.as_ref().to_path_buf();
         let mut raw = Tagged(reader);
         let mut prefix = [0u8; 2];
@@ -112,11 +183,22 @@ impl<'a> Input<'a> {
         let gzip = is_gzip(&prefix[..got]);
         let chained = Cursor::new(prefix[..got].to_vec()).chain(raw);
         let reader: Box<dyn BufRead + 'a> = if gzip {
-            Box::new(BufReader::new(MultiGzDecoder::new(chained)))
+            Box::new(BufReader::new(Capped {
+                inner: MultiGzDecoder::new(chained),
+                cap: limits.decompressed_cap(),
+                seen: 0,
+            }))
         } else {
             Box::new(BufReader::new(chained))
         };
-        Ok(Self { reader, path, gzip })
+        Ok(Self {
+            reader,
+            path,
+            gzip,
+            limits: limits.clone(),
+            file_len: None,
+            lines: 0,
+        })
     }
 
     /// Wraps an in-memory byte slice (gzip or plain).
@@ -137,6 +219,32 @@ impl<'a> Input<'a> {
         self.gzip
     }
 
+    /// The limits this input is read under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The size in bytes of the plain file being read (`None` for gzip or a non-file reader).
+    pub fn file_len(&self) -> Option<u64> {
+        self.file_len
+    }
+
+    /// Refuses an `n × d` dense matrix for this input beyond [`Limits::max_memory`].
+    ///
+    /// # Errors
+    /// [`DataError::TooLarge`].
+    pub fn check_dense(&self, n: usize, d: usize) -> Result<()> {
+        self.limits.check_dense(&self.path, n, d)
+    }
+
+    /// Refuses `bytes` of `what` held in memory beyond [`Limits::max_memory`].
+    ///
+    /// # Errors
+    /// [`DataError::TooLarge`].
+    pub fn check_memory(&self, what: &str, bytes: u64) -> Result<()> {
+        self.limits.check_memory(&self.path, what, bytes)
+    }
+
     /// A [`DataError::Format`] naming this input.
     pub fn format_error(&self, what: impl Into<String>) -> DataError {
         DataError::Format {
@@ -146,22 +254,59 @@ impl<'a> Input<'a> {
     }
 
     fn classify(&self, e: io::Error) -> DataError {
-        classify(e, &self.path, self.gzip)
+        classify_with(e, &self.path, self.gzip, &self.limits)
     }
 
     /// Appends the next line, including its `\n` if any, to `buf` (raw bytes, no UTF-8 check).
-    /// Returns the number of bytes read; 0 means end of input.
+    /// Returns the number of bytes read; 0 means end of input. A line longer than
+    /// [`Limits::max_line_bytes`] is refused once that many bytes have been read, so a single
+    /// gigantic line never fills memory.
     ///
     /// # Errors
-    /// [`DataError::Io`] on a read failure, [`DataError::Format`] on corrupt gzip data.
+    /// [`DataError::Io`] on a read failure, [`DataError::Format`] on corrupt gzip data,
+    /// [`DataError::TooLarge`] for a line over the limit or a gzip stream over its cap.
     pub fn read_line(&mut self, buf: &mut Vec<u8>) -> Result<usize> {
-        self.reader
-            .read_until(b'\n', buf)
-            .map_err(|e| classify(e, &self.path, self.gzip))
+        let max = self.limits.max_line_bytes;
+        let mut read = 0usize;
+        loop {
+            let available = match self.reader.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(classify_with(e, &self.path, self.gzip, &self.limits)),
+            };
+            if available.is_empty() {
+                break;
+            }
+            let (take, done) = match available.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (available.len(), false),
+            };
+            let content = read + take - usize::from(done);
+            if content > max {
+                let line = self.lines + 1;
+                return Err(self.limits.too_large(
+                    &self.path,
+                    format!("line {line} is longer than {}", human_bytes(max as u64)),
+                    None,
+                    max as u64,
+                ));
+            }
+            buf.extend_from_slice(&available[..take]);
+            self.reader.consume(take);
+            read += take;
+            if done {
+                break;
+            }
+        }
+        if read > 0 {
+            self.lines += 1;
+        }
+        Ok(read)
     }
 
     /// Replaces `raw` with the next line and returns it as UTF-8 text (`None` at the end of the
-    /// input), counting lines (1-based) in `line_no` for error messages.
+    /// input), counting lines (1-based) in `line_no` for error messages. A UTF-8 byte-order
+    /// mark at the start of the first line is dropped.
     ///
     /// # Errors
     /// As [`Input::read_line`], and [`DataError::Format`] naming the line and byte for text
@@ -176,11 +321,17 @@ impl<'a> Input<'a> {
             return Ok(None);
         }
         *line_no += 1;
-        match std::str::from_utf8(raw) {
+        // A UTF-8 byte-order mark (written by some editors and spreadsheet exports) is not data.
+        let skip = if *line_no == 1 && raw.starts_with(UTF8_BOM) {
+            UTF8_BOM.len()
+        } else {
+            0
+        };
+        match std::str::from_utf8(&raw[skip..]) {
             Ok(text) => Ok(Some(text)),
             Err(e) => Err(self.format_error(format!(
                 "line {line_no}: not valid UTF-8 (at byte {} of the line)",
-                e.valid_up_to() + 1
+                e.valid_up_to() + skip + 1
             ))),
         }
     }
@@ -220,8 +371,29 @@ impl<'a> Input<'a> {
     /// # Errors
     /// As [`Input::read_line`].
     pub fn count_remaining(&mut self) -> Result<u64> {
-        io::copy(&mut self.reader, &mut io::sink()).map_err(|e| classify(e, &self.path, self.gzip))
+        io::copy(&mut self.reader, &mut io::sink())
+            .map_err(|e| classify_with(e, &self.path, self.gzip, &self.limits))
     }
+}
+
+/// As [`classify`], and a stream that passed its decompression cap is [`DataError::TooLarge`].
+fn classify_with(e: io::Error, path: &Path, gzip: bool, limits: &Limits) -> DataError {
+    if let Some(cap) = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<CapExceeded>())
+    {
+        return limits.too_large(
+            path,
+            format!(
+                "the gzip stream inflates to more than {} (a gzip bomb, or a file too large \
+                 for this machine)",
+                human_bytes(cap.0)
+            ),
+            None,
+            cap.0,
+        );
+    }
+    classify(e, path, gzip)
 }
 
 /// Turns an `io::Error` met while reading `path` into a [`DataError`]: errors of the underlying
@@ -355,6 +527,50 @@ mod tests {
             }
             other => panic!("expected an io error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_gzip_bomb_stops_at_the_cap() {
+        let bomb = gz(&vec![b'0'; 1 << 20]);
+        let limits = Limits {
+            max_decompressed_bytes: Some(64 << 10),
+            ..Limits::with_max_memory(1 << 30)
+        };
+        let mut input = Input::from_reader_with(&bomb[..], "bomb.gz", &limits).unwrap();
+        match input.read_to_end_capped(u64::MAX).unwrap_err() {
+            DataError::TooLarge { path, limit, .. } => {
+                assert_eq!(path, Path::new("bomb.gz"));
+                assert_eq!(limit, 64 << 10);
+            }
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_line_over_the_limit_is_refused_before_it_is_read_whole() {
+        let mut text = b"short\n".to_vec();
+        text.extend(vec![b'1'; 100_000]);
+        text.push(b'\n');
+        let limits = Limits {
+            max_line_bytes: 1000,
+            ..Limits::with_max_memory(1 << 30)
+        };
+        for bytes in [text.clone(), gz(&text)] {
+            let mut input = Input::from_reader_with(&bytes[..], "long", &limits).unwrap();
+            let mut buf = Vec::new();
+            assert_eq!(input.read_line(&mut buf).unwrap(), 6);
+            buf.clear();
+            let e = input.read_line(&mut buf).unwrap_err();
+            assert!(buf.len() <= 1000 + 8192, "{} bytes buffered", buf.len());
+            assert!(
+                matches!(&e, DataError::TooLarge { limit: 1000, what, .. } if what.contains("line 2")),
+                "{e:?}"
+            );
+        }
+        // Exactly at the limit is fine; the newline does not count.
+        let ok = [vec![b'1'; 1000], b"\n".to_vec()].concat();
+        let mut input = Input::from_reader_with(&ok[..], "ok", &limits).unwrap();
+        assert_eq!(input.read_line(&mut Vec::new()).unwrap(), 1001);
     }
 
     #[test]

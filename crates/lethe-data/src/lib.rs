@@ -13,6 +13,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`io`] | gzip-or-plain input with error classification |
+//! | [`limits`] | memory, line and decompression limits of the loaders |
 //! | [`idx`] | MNIST / Fashion-MNIST IDX files ([`load_mnist`]) |
 //! | [`csv`] | numeric CSV tables ([`load_csv`]) |
 //! | [`libsvm`] | LibSVM / SVMlight files ([`load_libsvm`]) |
@@ -39,14 +40,21 @@ mod error;
 pub mod idx;
 pub mod io;
 pub mod libsvm;
+pub mod limits;
 pub mod preprocess;
 pub mod synthetic;
 
-pub use csv::{CsvOptions, CsvTable, LabelColumn, load_csv, load_csv_table, parse_csv};
+pub use csv::{
+    CsvOptions, CsvTable, LabelColumn, load_csv, load_csv_table, load_csv_table_with, parse_csv,
+};
 pub use dataset::Dataset;
 pub use error::{DataError, Result};
-pub use idx::{IdxImages, MnistSplit, load_idx_dataset, load_mnist, load_mnist_classes};
-pub use libsvm::{load_libsvm, parse_libsvm};
+pub use idx::{
+    IdxImages, MnistSplit, load_idx_dataset, load_idx_dataset_with, load_mnist, load_mnist_classes,
+    load_mnist_classes_with, load_mnist_with,
+};
+pub use libsvm::{load_libsvm, load_libsvm_with, parse_libsvm};
+pub use limits::{Limits, MAX_MEMORY_ENV};
 pub use preprocess::{
     RowNormalization, Standardizer, binary_labels_from_01, binary_subset, class_subset,
     normalize_rows, one_vs_rest_labels, scale_pixels, shuffle_indices, split_indices, standardize,

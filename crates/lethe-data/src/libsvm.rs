@@ -2,7 +2,8 @@
 //!
 //! One example per line: `label idx:val idx:val … [# comment]`, with 1-based, strictly
 //! increasing feature indices; a `qid:N` token is accepted and ignored, blank and comment-only
-//! lines are skipped. The result is densified, so its size is bounded: indices above
+//! lines are skipped; a UTF-8 byte-order mark before the first line is dropped. The result is
+//! densified, so its size is bounded by [`Limits::max_memory`] and by these: indices above
 //! [`MAX_LIBSVM_FEATURES`] (or above `n_features` when given) and dense matrices of more than
 //! [`MAX_DENSE_ENTRIES`] entries are refused with an error instead of an allocation.
 
@@ -14,6 +15,10 @@ use nalgebra::{DMatrix, DVector};
 use crate::dataset::Dataset;
 use crate::error::{DataError, Result};
 use crate::io::Input;
+use crate::limits::Limits;
+
+/// Bytes one stored sparse entry (row, column, value) takes while the file is parsed.
+const ENTRY_BYTES: u64 = std::mem::size_of::<(usize, usize, f64)>() as u64;
 
 /// The largest feature index (and so dimension) a LibSVM file may use.
 pub const MAX_LIBSVM_FEATURES: usize = 10_000_000;
@@ -43,6 +48,20 @@ pub const DENSE_FLOOR: usize = 1 << 24;
 /// [`MAX_LIBSVM_FEATURES`].
 pub fn load_libsvm(path: &Path, n_features: Option<usize>) -> Result<Dataset> {
     let mut input = Input::open(path)?;
+    libsvm_from_input(&mut input, n_features)
+}
+
+/// As [`load_libsvm`], under explicit [`Limits`] instead of [`Limits::from_env`].
+///
+/// # Errors
+/// As [`load_libsvm`], plus [`DataError::TooLarge`] when the dense matrix, the sparse entries,
+/// a line or the decompressed text exceeds a limit.
+pub fn load_libsvm_with(
+    path: &Path,
+    n_features: Option<usize>,
+    limits: &Limits,
+) -> Result<Dataset> {
+    let mut input = Input::open_with(path, limits)?;
     libsvm_from_input(&mut input, n_features)
 }
 
@@ -143,6 +162,10 @@ fn libsvm_from_input(input: &mut Input<'_>, n_features: Option<usize>) -> Result
             let v = parse_value(input, value, line_no, "value")?;
             max_index = max_index.max(index);
             if v != 0.0 {
+                input.check_memory(
+                    "the sparse entries read so far",
+                    (entries.len() as u64 + 1).saturating_mul(ENTRY_BYTES),
+                )?;
                 entries.push((row, index - 1, v));
             }
         }
@@ -168,6 +191,7 @@ fn libsvm_from_input(input: &mut Input<'_>, n_features: Option<usize>) -> Result
             )));
         }
     }
+    input.check_dense(n, d)?;
     let mut features = DMatrix::zeros(n, d);
     for (i, j, v) in entries {
         features[(i, j)] = v;
@@ -218,6 +242,42 @@ mod tests {
         }
         let e = parse("1 6:1\n", Some(5)).unwrap_err().to_string();
         assert!(e.contains("declared to have 5"), "{e}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_label() {
+        let ds = parse("\u{feff}+1 1:0.5\n-1 2:1\n", None).unwrap();
+        assert_eq!(ds.labels().as_slice(), &[1.0, -1.0]);
+    }
+
+    #[test]
+    fn the_dense_size_is_checked_against_the_memory_limit() {
+        // 31 bytes asking for a 1 × 4,000,000 matrix (32 MB): refused under a 1 MiB limit.
+        let text = "+1 1:1 4000000:1\n";
+        let limits = Limits::with_max_memory(1 << 20);
+        let mut input = Input::from_reader_with(text.as_bytes(), "small.svm", &limits).unwrap();
+        let e = libsvm_from_input(&mut input, None).unwrap_err();
+        assert!(
+            matches!(&e, DataError::TooLarge { needed: Some(32_000_000), limit, .. } if *limit == 1 << 20),
+            "{e:?}"
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains("small.svm") && msg.contains("LETHE_MAX_MEMORY"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn sparse_entries_are_held_to_the_memory_limit() {
+        let text = "1 1:1 2:1 3:1\n".repeat(100);
+        let limits = Limits::with_max_memory(ENTRY_BYTES * 50);
+        let mut input = Input::from_reader_with(text.as_bytes(), "many.svm", &limits).unwrap();
+        let e = libsvm_from_input(&mut input, None).unwrap_err();
+        assert!(
+            matches!(&e, DataError::TooLarge { what, .. } if what.contains("sparse")),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -34,6 +34,7 @@ use lethe_models::LossKind;
 use serde::Serialize;
 
 use crate::config::{DatasetConfig, ExperimentConfig, PixelScale};
+use crate::data_files::{DataFile, describe};
 use crate::error::{ConfigIssue, ExperimentError, Result};
 
 /// The environment variable naming the data directory when `--data-dir` is not given.
@@ -267,8 +268,12 @@ pub struct DataInfo {
     pub classes: Vec<f64>,
     /// How labels were mapped, in words.
     pub labels: String,
-    /// The files read (empty for bundled and synthetic data).
+    /// The files read (empty for bundled and synthetic data), as found on this machine.
     pub files: Vec<String>,
+    /// Each data file read, relative to the data directory, with its size and SHA-256. Written
+    /// into the run's `provenance.data_files`, not here.
+    #[serde(skip)]
+    pub data_files: Vec<DataFile>,
     /// Largest training row norm after preprocessing.
     pub max_row_norm: f64,
     /// [`Dataset::fingerprint`] of the prepared training set.
@@ -288,6 +293,21 @@ pub struct Prepared {
     pub info: DataInfo,
 }
 
+/// Refuses training data with a single label under a classification loss: it would train a
+/// constant model whose certificates mean nothing. Checked where the label set is turned into
+/// ±1 ([`relabel`]); `context` names the data.
+fn check_two_classes(ds: &Dataset, loss: LossKind, context: &str) -> Result<()> {
+    match ds.classes()[..] {
+        [class] if loss.needs_binary_labels() => Err(lethe_data::DataError::SingleClass {
+            class,
+            context: context.to_string(),
+        }
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// Maps the labels as the module docs say (step 2).
 fn relabel(ds: &Dataset, classes: Option<&[f64]>, loss: LossKind) -> Result<(Dataset, String)> {
     Ok(match classes {
         Some([a, b]) => (binary_subset(ds, *a, *b)?, format!("{a} → +1, {b} → −1")),
@@ -327,6 +347,7 @@ pub fn prepare(cfg: &ExperimentConfig, ctx: &DataContext) -> Result<Prepared> {
     let ds = &cfg.dataset;
     let loss = cfg.model.loss;
     let mut files = Vec::new();
+    let mut data_files = Vec::new();
     let (train_raw, test_raw): (Dataset, Option<Dataset>) = match ds.name.as_str() {
         "mnist" | "fashion_mnist" => {
             let dir = ctx.image_dir(&ds.name)?;
@@ -349,6 +370,15 @@ pub fn prepare(cfg: &ExperimentConfig, ctx: &DataContext) -> Result<Prepared> {
             } else {
                 None
             };
+            let splits: &[MnistSplit] = match test {
+                Some(_) => &[MnistSplit::Train, MnistSplit::Test],
+                None => &[MnistSplit::Train],
+            };
+            for &split in splits {
+                let (images, labels) = lethe_data::idx::mnist_files(&dir, split)?;
+                data_files.push(describe(&images, ctx)?);
+                data_files.push(describe(&labels, ctx)?);
+            }
             (train, test)
         }
         "csv" | "libsvm" => {
@@ -368,18 +398,20 @@ pub fn prepare(cfg: &ExperimentConfig, ctx: &DataContext) -> Result<Prepared> {
             };
             let train_path = ctx.find(path, "data file")?;
             files.push(train_path.display().to_string());
+            data_files.push(describe(&train_path, ctx)?);
             let train = load(&train_path)?;
             let test = match &ds.test_path {
                 Some(tp) => {
                     let test_path = ctx.find(tp, "test file")?;
                     files.push(test_path.display().to_string());
+                    data_files.push(describe(&test_path, ctx)?);
                     let mut test = load(&test_path)?;
                     // LibSVM files may have fewer columns when their last features are zero.
                     if ds.name == "libsvm" && ds.n_features.is_none() {
                         let d = train.n_features().max(test.n_features());
                         let train_d = load_libsvm(&train_path, Some(d))?;
                         test = load_libsvm(&test_path, Some(d))?;
-                        return finish(cfg, train_d, Some(test), files, start);
+                        return finish(cfg, train_d, Some(test), (files, data_files), start);
                     }
                     Some(test)
                 }
@@ -408,18 +440,23 @@ pub fn prepare(cfg: &ExperimentConfig, ctx: &DataContext) -> Result<Prepared> {
         }
         name => (bundled::by_name(name)?, None),
     };
-    finish(cfg, train_raw, test_raw, files, start)
+    finish(cfg, train_raw, test_raw, (files, data_files), start)
 }
 
 fn finish(
     cfg: &ExperimentConfig,
     train_raw: Dataset,
     test_raw: Option<Dataset>,
-    files: Vec<String>,
+    (files, data_files): (Vec<String>, Vec<DataFile>),
     start: Instant,
 ) -> Result<Prepared> {
     let ds = &cfg.dataset;
     let loss = cfg.model.loss;
+    let context = match files.first() {
+        Some(f) => format!("the training data ({f})"),
+        None => format!("the training data of dataset `{}`", ds.name),
+    };
+    check_two_classes(&train_raw, loss, &context)?;
     let (train, labels) = relabel(&train_raw, ds.classes.as_deref(), loss)?;
     let test = match test_raw {
         Some(t) => Some(relabel(&t, ds.classes.as_deref(), loss)?.0),
@@ -460,6 +497,7 @@ fn finish(
         classes: train.classes(),
         labels,
         files,
+        data_files,
         max_row_norm,
         train_fingerprint: train.fingerprint(),
         seconds: start.elapsed().as_secs_f64(),

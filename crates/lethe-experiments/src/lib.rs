@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`config`] | the `lethe.experiment/1` config: typed structs, validation with JSON paths, grids |
 //! | [`data`] | finding, loading and preparing datasets, with a per-process cache |
+//! | [`data_files`] | provenance of data files: name relative to the data directory, size, SHA-256 |
 //! | [`runner`] | one grid point: training, removals, reference retrain, audit, comparison |
 //! | [`audit`] | the membership-inference audit of a run: models, rows, reference models, empirical vs certified ε |
 //! | [`sweep`] | a whole sweep: parallel points, shards, resume, atomic point and result files |
@@ -30,6 +31,7 @@
 pub mod audit;
 pub mod config;
 pub mod data;
+pub mod data_files;
 pub mod error;
 pub mod files;
 pub mod json;

@@ -69,6 +69,9 @@ pub struct Provenance {
     /// (`model.noise_key`: b drawn from a secret key that no result contains) or
     /// `explicit_replay` (`model.noise_vector`: b is public, nothing is certified).
     pub noise_secrecy: NoiseSecrecy,
+    /// The data files this point read, each relative to the data directory, with its size and
+    /// SHA-256 ([`crate::data_files`]; empty for bundled and synthetic data).
+    pub data_files: Vec<crate::data_files::DataFile>,
 }
 
 /// The machine a point ran on (for timing comparisons).
@@ -148,6 +151,7 @@ impl Provenance {
             build_commit: env!("LETHE_BUILD_COMMIT").to_string(),
             host: Host::detect(),
             noise_secrecy: NoiseSecrecy::DerivableFromSeed,
+            data_files: Vec::new(),
         }
     }
 }
@@ -1316,6 +1320,7 @@ pub fn run_point(
                 Trained::Newton(m) => m.noise_secrecy(),
                 _ => NoiseSecrecy::DerivableFromSeed,
             },
+            data_files: data.info.data_files.clone(),
             ..provenance.clone()
         },
         finished_unix: std::time::SystemTime::now()

@@ -5,6 +5,7 @@
 //! Results whose config says `"reproduces": "guo2020_…"` get the paper's figure or table with
 //! those values alongside ours; every result gets the generic tables (runs, audit, comparison).
 
+pub mod data_check;
 pub mod paper;
 pub mod plot;
 
@@ -1018,6 +1019,7 @@ pub fn render(
         let _ = writeln!(out, "- [{}](#{})", esc(r.name()), anchor(r.name()));
     }
     out.push('\n');
+    out.push_str(&data_check::warning(docs.iter().copied()));
     for r in docs {
         header(r, &mut out);
         let special = match r.reproduces() {

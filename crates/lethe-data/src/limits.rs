@@ -62,10 +62,10 @@ impl Limits {
     pub fn from_env() -> Result<Self> {
         let max_memory = match std::env::var(MAX_MEMORY_ENV) {
             Ok(v) if !v.trim().is_empty() => {
-                parse_bytes(&v).ok_or_else(|| DataError::InvalidParameter {
+                parse_size(&v).map_err(|reason| DataError::InvalidParameter {
                     name: MAX_MEMORY_ENV,
                     value: format!("'{v}'"),
-                    reason: "expected a byte count such as 8000000000, 512M or 8G".into(),
+                    reason,
                 })?
             }
             _ => available_memory().map_or(FALLBACK_MAX_MEMORY, |m| m / 2),
@@ -137,33 +137,52 @@ impl Limits {
 
 /// `MemAvailable` from `/proc/meminfo`, in bytes (`None` where it cannot be read).
 pub fn available_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    kib.checked_mul(1024)
+    mem_available(&std::fs::read_to_string("/proc/meminfo").ok()?)
 }
 
-/// Parses a byte count: digits, optionally followed by `K`, `M`, `G` or `T` (powers of 1024,
-/// case-insensitive, optionally with `B` or `iB`). `None` for anything else or an overflow.
-pub fn parse_bytes(text: &str) -> Option<u64> {
-    let t = text.trim();
-    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (number, suffix) = t.split_at(digits);
-    let value: u64 = number.parse().ok()?;
-    let suffix = suffix.trim().to_ascii_lowercase();
-    let suffix = suffix
-        .strip_suffix("ib")
-        .or_else(|| suffix.strip_suffix('b'))
-        .unwrap_or(&suffix);
-    let shift = match suffix {
-        "" => 0,
-        "k" => 10,
-        "m" => 20,
-        "g" => 30,
-        "t" => 40,
-        _ => return None,
+/// `MemAvailable` of a `/proc/meminfo` text, in bytes (the file gives kB).
+pub fn mem_available(meminfo: &str) -> Option<u64> {
+    meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|rest| rest.trim().strip_suffix("kB"))
+        .and_then(|kb| kb.trim().parse::<u64>().ok())
+        .and_then(|kb| kb.checked_mul(1024))
+}
+
+/// Parses a size: a number of bytes with an optional unit, `B`, `K`/`KB`/`KiB`, `M`…, `G`…,
+/// `T`… (decimal units are powers of 1000, binary ones of 1024; `K`, `M`, `G`, `T` alone are
+/// binary), e.g. `8GiB`, `512MiB`, `1.5G`, `100000`.
+///
+/// # Errors
+/// A message saying what was expected.
+pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let bad = || {
+        format!("expected a size such as 8GiB, 512MiB, 1.5G or a number of bytes, got \"{text}\"")
     };
-    value.checked_mul(1u64 << shift)
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number.parse().map_err(|_| bad())?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kib" => 1024.0,
+        "kb" => 1e3,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "mb" => 1e6,
+        "g" | "gib" => (1u64 << 30) as f64,
+        "gb" => 1e9,
+        "t" | "tib" => (1u64 << 40) as f64,
+        "tb" => 1e12,
+        _ => return Err(bad()),
+    };
+    let bytes = value * scale;
+    if !bytes.is_finite() || bytes < 1.0 || bytes >= u64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(bytes as u64)
 }
 
 /// A byte count for people: `32.0 MiB (33554432 bytes)`.
@@ -186,14 +205,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_byte_counts() {
-        assert_eq!(parse_bytes("123"), Some(123));
-        assert_eq!(parse_bytes("8G"), Some(8 << 30));
-        assert_eq!(parse_bytes(" 512 MiB "), Some(512 << 20));
-        assert_eq!(parse_bytes("4kb"), Some(4096));
-        assert_eq!(parse_bytes("1.5G"), None);
-        assert_eq!(parse_bytes("lots"), None);
-        assert_eq!(parse_bytes("99999999999T"), None);
+    fn sizes_parse_with_binary_and_decimal_units() {
+        assert_eq!(parse_size("8GiB"), Ok(8 << 30));
+        assert_eq!(parse_size("8G"), Ok(8 << 30));
+        assert_eq!(parse_size("8GB"), Ok(8_000_000_000));
+        assert_eq!(parse_size(" 512 MiB "), Ok(512 << 20));
+        assert_eq!(parse_size("1.5k"), Ok(1536));
+        assert_eq!(parse_size("100000"), Ok(100_000));
+        for bad in [
+            "",
+            "GiB",
+            "-1G",
+            "0",
+            "8 parsecs",
+            "1e400",
+            "NaN",
+            "99999999999T",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn mem_available_is_read_in_bytes() {
+        let text = "MemTotal:       24683584 kB\nMemFree: 1 kB\nMemAvailable:   22930248 kB\n";
+        assert_eq!(mem_available(text), Some(22_930_248 * 1024));
+        assert_eq!(mem_available("MemTotal: 5 kB\n"), None);
     }
 
     #[test]

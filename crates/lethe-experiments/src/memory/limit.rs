@@ -5,9 +5,10 @@ use std::fmt;
 
 use crate::error::{ExperimentError, Result};
 
-/// The environment variable that overrides the detected limit (same syntax as
-/// `--max-memory`: `8GiB`, `512MiB`, `2G`, `1000000`).
-pub const MAX_MEMORY_ENV: &str = "LETHE_MAX_MEMORY";
+// The variable that overrides the detected limit and the size syntax it shares with
+// `--max-memory` (`8GiB`, `512MiB`, `2G`, `1000000`) are lethe-data's, which reads the same
+// variable for its loaders: one name, one parser.
+pub use lethe_data::limits::{MAX_MEMORY_ENV, mem_available, parse_size};
 
 /// The limit when neither an override nor `/proc/meminfo` is available: 8 GiB.
 pub const DEFAULT_LIMIT: u64 = 8 << 30;
@@ -98,51 +99,6 @@ impl fmt::Display for MemoryLimit {
     }
 }
 
-/// `MemAvailable` of a `/proc/meminfo` text, in bytes (the file gives kB).
-pub fn mem_available(meminfo: &str) -> Option<u64> {
-    meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemAvailable:"))
-        .and_then(|rest| rest.trim().strip_suffix("kB"))
-        .and_then(|kb| kb.trim().parse::<u64>().ok())
-        .and_then(|kb| kb.checked_mul(1024))
-}
-
-/// Parses a size: a number of bytes with an optional unit, `B`, `K`/`KB`/`KiB`, `M`…, `G`…,
-/// `T`… (decimal units are powers of 1000, binary ones of 1024; `K`, `M`, `G`, `T` alone are
-/// binary), e.g. `8GiB`, `512MiB`, `1.5G`, `100000`.
-///
-/// # Errors
-/// A message saying what was expected.
-pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
-    let bad = || {
-        format!("expected a size such as 8GiB, 512MiB, 1.5G or a number of bytes, got \"{text}\"")
-    };
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let value: f64 = number.parse().map_err(|_| bad())?;
-    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kib" => 1024.0,
-        "kb" => 1e3,
-        "m" | "mib" => 1024.0 * 1024.0,
-        "mb" => 1e6,
-        "g" | "gib" => (1u64 << 30) as f64,
-        "gb" => 1e9,
-        "t" | "tib" => (1u64 << 40) as f64,
-        "tb" => 1e12,
-        _ => return Err(bad()),
-    };
-    let bytes = value * scale;
-    if !bytes.is_finite() || bytes < 1.0 || bytes >= u64::MAX as f64 {
-        return Err(bad());
-    }
-    Ok(bytes as u64)
-}
-
 /// A byte count for people, in binary units (`2.98 GiB`).
 pub fn format_bytes(bytes: u128) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -162,26 +118,6 @@ pub fn format_bytes(bytes: u128) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_parse_with_binary_and_decimal_units() {
-        assert_eq!(parse_size("8GiB"), Ok(8 << 30));
-        assert_eq!(parse_size("8G"), Ok(8 << 30));
-        assert_eq!(parse_size("8GB"), Ok(8_000_000_000));
-        assert_eq!(parse_size(" 512 MiB "), Ok(512 << 20));
-        assert_eq!(parse_size("1.5k"), Ok(1536));
-        assert_eq!(parse_size("100000"), Ok(100_000));
-        for bad in ["", "GiB", "-1G", "0", "8 parsecs", "1e400", "NaN"] {
-            assert!(parse_size(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn mem_available_is_read_in_bytes() {
-        let text = "MemTotal:       24683584 kB\nMemFree: 1 kB\nMemAvailable:   22930248 kB\n";
-        assert_eq!(mem_available(text), Some(22_930_248 * 1024));
-        assert_eq!(mem_available("MemTotal: 5 kB\n"), None);
-    }
 
     #[test]
     fn bytes_format_in_binary_units() {

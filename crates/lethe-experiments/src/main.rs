@@ -36,8 +36,8 @@ enum Command {
     /// OUT/<name>.json.
     ///
     /// Every finished grid point is stored at once, atomically, as
-    /// OUT/<name>.points/<index>-<hash>.json; a re-run skips finished points, so an
-    /// interrupted sweep resumes where it stopped. The merged OUT/<name>.json is rewritten
+    /// OUT/<name>.points/<index>-<key>.json (key: hash of what determines the result); a
+    /// re-run skips finished points, so an interrupted sweep resumes where it stopped. The merged OUT/<name>.json is rewritten
     /// (atomically) from every point file present at the end of every run. Progress goes to
     /// stderr (bars on a terminal, one line per point otherwise).
     Run {

@@ -126,3 +126,33 @@ fn concurrent_shards_leave_a_complete_merged_file() {
         assert_eq!(merged["complete"], true, "trial {trial}");
     }
 }
+
+/// A merge waits for the merge lock: while another process holds it, `--merge-only` cannot
+/// finish (on a fix-less build it finished at once and could rename a stale merge over a
+/// newer one); once the lock is released it merges every point.
+#[test]
+fn a_merge_waits_for_the_merge_lock() {
+    use lethe_experiments::files::FileLock;
+    use lethe_experiments::sweep::merge_lock_file;
+    let dir = TempDir::new("resume-lock");
+    let out = dir.join("out");
+    let file = write_config(dir.path(), "c.json", &sigma_grid("locked", &[0.5, 1.0]));
+    run_cli(&file, &out, &["--quiet"]);
+    std::fs::remove_file(out.join("locked.json")).unwrap();
+    let lock = FileLock::exclusive(&merge_lock_file(&out, "locked")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lethe"))
+        .args(["run", file.to_str().unwrap(), "--out"])
+        .arg(&out)
+        .args(["--quiet", "--merge-only"])
+        .spawn()
+        .unwrap();
+    // Ample for a two-point merge; the child must still be waiting (this can only err towards
+    // passing on a machine too slow to merge in that time, never towards failing).
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let early = child.try_wait().unwrap();
+    drop(lock);
+    let status = child.wait().unwrap();
+    assert!(early.is_none(), "the merge did not wait for the lock");
+    assert!(status.success());
+    assert_eq!(read(&out.join("locked.json"))["points_done"], 2);
+}

@@ -77,7 +77,7 @@ fn differences(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
                 differences(u, v, &format!("{path}[{i}]"), out);
             }
         }
-        _ if a.to_string() == b.to_string() => {}
+        _ if serde_json::to_string(a).ok() == serde_json::to_string(b).ok() => {}
         _ => out.push(format!("{path}: {a} vs {b}")),
     }
 }

@@ -382,13 +382,7 @@ pub fn mat_vec(x: &DMatrix<f64>, v: &DVector<f64>) -> DVector<f64> {
     let rhs = MatRef::from_column_major_slice(v.as_slice(), v.len(), 1);
     split_rows(out.as_mut_slice(), x.len(), |start, dst| {
         let lhs = as_faer(x).subrows(start, dst.len());
-        let rows = dst.len();
-        matmul_plain(
-            MatMut::from_column_major_slice_mut(dst, rows, 1),
-            lhs,
-            rhs,
-            Par::Seq,
-        );
+        gemv_seq(dst, lhs, rhs);
     });
     out
 }
@@ -401,15 +395,20 @@ pub fn mat_t_vec(x: &DMatrix<f64>, r: &DVector<f64>) -> DVector<f64> {
     let rhs = MatRef::from_column_major_slice(r.as_slice(), r.len(), 1);
     split_rows(out.as_mut_slice(), x.len(), |start, dst| {
         let lhs = as_faer(x).subcols(start, dst.len()).transpose();
-        let rows = dst.len();
-        matmul_plain(
-            MatMut::from_column_major_slice_mut(dst, rows, 1),
-            lhs,
-            rhs,
-            Par::Seq,
-        );
+        gemv_seq(dst, lhs, rhs);
     });
     out
+}
+
+/// `dst ← lhs·rhs` for one column `rhs`, on the calling thread.
+fn gemv_seq(dst: &mut [f64], lhs: MatRef<'_, f64>, rhs: MatRef<'_, f64>) {
+    let rows = dst.len();
+    matmul_plain(
+        MatMut::from_column_major_slice_mut(dst, rows, 1),
+        lhs,
+        rhs,
+        Par::Seq,
+    );
 }
 
 /// Fills `out` by `f(start, chunk)` on [`REDUCTION_PARTS`] fixed chunks, in parallel when the

@@ -153,3 +153,38 @@ pub fn is_plain_file_name(name: &str) -> bool {
     let mut c = Path::new(name).components();
     matches!((c.next(), c.next()), (Some(Component::Normal(_)), None))
 }
+
+/// An exclusive lock on a lock file, held until dropped (the operating system releases it if
+/// the process dies, so a killed run never leaves a sweep locked).
+///
+/// Shards of one sweep merge into the same result file; the merge holds this lock around
+/// reading every point file and renaming the merged file into place, so merges run one after
+/// another and the last one — which sees every point written before it — wins.
+#[derive(Debug)]
+pub struct FileLock {
+    _file: fs::File,
+}
+
+impl FileLock {
+    /// Blocks until `path` (created if missing, with its directory) is locked exclusively.
+    ///
+    /// # Errors
+    /// [`ExperimentError::Io`] when the lock file cannot be created or locked.
+    pub fn exclusive(path: &Path) -> Result<Self> {
+        let io = |source| ExperimentError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(io)?;
+        }
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(io)?;
+        file.lock().map_err(io)?;
+        Ok(Self { _file: file })
+    }
+}

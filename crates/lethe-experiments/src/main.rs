@@ -37,8 +37,8 @@ enum Command {
     /// OUT/<name>.json.
     ///
     /// Every finished grid point is stored at once, atomically, as
-    /// OUT/<name>.points/<index>-<hash>.json; a re-run skips finished points, so an
-    /// interrupted sweep resumes where it stopped. The merged OUT/<name>.json is rewritten
+    /// OUT/<name>.points/<index>-<key>.json (key: hash of what determines the result); a
+    /// re-run skips finished points, so an interrupted sweep resumes where it stopped. The merged OUT/<name>.json is rewritten
     /// (atomically) from every point file present at the end of every run. Progress goes to
     /// stderr (bars on a terminal, one line per point otherwise).
     Run {
@@ -52,7 +52,9 @@ enum Command {
         /// resolved here first, then next to the config. Default: $LETHE_DATA.
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
-        /// Grid points run in parallel (each point's linear algebra is multi-threaded too).
+        /// Threads of the run: up to N grid points at once, and every point's linear algebra
+        /// shares the same N threads (--jobs 1 runs everything on one thread). Results are
+        /// bit-identical for every N.
         #[arg(long, short = 'j', default_value_t = 1, value_name = "N")]
         jobs: usize,
         /// Run only the points with index % N == I (0 ≤ I < N), e.g. --shard

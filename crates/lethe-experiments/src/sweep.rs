@@ -2,15 +2,18 @@
 //! result file.
 //!
 //! # Files
-//! - `DIR/<name>.points/<index>-<hash>.json`: one finished grid point (`lethe.point/1`), written
-//!   atomically as soon as the point finishes. `<hash>` is the first 16 hex digits of the
-//!   SHA-256 of the point's resolved config, so a changed config never reuses a stale point
-//!   (the stale file is left alone, never deleted).
+//! - `DIR/<name>.points/<index>-<key>.json`: one finished grid point (`lethe.point/1`), written
+//!   atomically as soon as the point finishes. `<key>` is the point's [`result_key`]: the first
+//!   16 hex digits of the SHA-256 of its resolved config without the fields that only name or
+//!   describe it ([`NON_RESULT_FIELDS`]), so a changed config never reuses a stale point (the
+//!   stale file is left alone, never deleted), while an edited description, or a grid value
+//!   inserted before a point (which shifts its index), reuses the finished file with the same
+//!   key: it is copied to the point's new name with its index, params and config updated.
 //! - `DIR/<name>.json`: the merged result (`lethe.result/1`), rewritten atomically after every
 //!   run from every point file present, in grid order. `points_done < points_total` while
 //!   shards are missing.
 //!
-//! - `DIR/<name>.points/<index>-<hash>.failed`: the error of a point whose last run failed
+//! - `DIR/<name>.points/<index>-<key>.failed`: the error of a point whose last run failed
 //!   (`lethe.point-failure/1`); the merged result lists these points under `failed`.
 //!
 //! A re-run skips points whose file exists; a killed run leaves only complete point files
@@ -18,7 +21,9 @@
 //! [`crate::files::STALE_TMP_AGE`] old). A run refuses to write its result over its own config
 //! and checks that the output directory is writable before computing anything. Shards (`--shard I/N`, 0 ≤ I < N) run the points
 //! with `index % N == I`, so N array jobs cover every point exactly once; the last one to finish
-//! writes a complete merged file (or run `lethe run CONFIG --merge-only` afterwards).
+//! writes a complete merged file (or run `lethe run CONFIG --merge-only` afterwards); merges
+//! hold an exclusive lock on `DIR/<name>.points/merge.lock`, so concurrent ones never leave an
+//! incomplete file behind a complete one.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -36,6 +41,23 @@ use crate::error::{ConfigIssue, ConfigIssues, ExperimentError, Result};
 use crate::json;
 use crate::memory::{MemoryLimit, PointBudget, Shape, check_point};
 use crate::runner::{LedgerTarget, PointProgress, Provenance, noise_key, run_point};
+
+/// Top-level config fields that name or describe an experiment and never change a number of
+/// its results: left out of [`result_key`].
+pub const NON_RESULT_FIELDS: &[&str] = &["name", "description", "reproduces"];
+
+/// The key finished points are found by: the first 16 hex digits of the SHA-256 of a point's
+/// resolved config without [`NON_RESULT_FIELDS`] (everything else — seed, data, model,
+/// removal, audit — determines the result).
+pub fn result_key(config_value: &Value) -> String {
+    let mut v = config_value.clone();
+    if let Value::Object(m) = &mut v {
+        for f in NON_RESULT_FIELDS {
+            m.remove(*f);
+        }
+    }
+    json::hash(&v)[..16].to_string()
+}
 
 /// Schema tag of a merged result file.
 pub const RESULT_SCHEMA: &str = "lethe.result/1";
@@ -147,6 +169,8 @@ pub struct ResolvedPoint {
     pub value: Value,
     /// First 16 hex digits of the SHA-256 of `value`.
     pub hash: String,
+    /// [`result_key`] of `value`: names the point's files.
+    pub key: String,
 }
 
 /// Resolves every point of a loaded config.
@@ -161,11 +185,13 @@ pub fn resolve_points(loaded: &LoadedConfig) -> Result<Vec<ResolvedPoint>> {
             let config = loaded.point_config(p)?;
             let value = json::to_value(&config)?;
             let hash = json::hash(&value)[..16].to_string();
+            let key = result_key(&value);
             Ok(ResolvedPoint {
                 spec: p.clone(),
                 config,
                 value,
                 hash,
+                key,
             })
         })
         .collect()
@@ -176,9 +202,9 @@ pub fn points_dir(out_dir: &Path, name: &str) -> PathBuf {
     out_dir.join(format!("{name}.points"))
 }
 
-/// The file of one point.
-pub fn point_file(out_dir: &Path, name: &str, index: usize, hash: &str) -> PathBuf {
-    points_dir(out_dir, name).join(format!("{index}-{hash}.json"))
+/// The file of one point (`key` is its [`result_key`]).
+pub fn point_file(out_dir: &Path, name: &str, index: usize, key: &str) -> PathBuf {
+    points_dir(out_dir, name).join(format!("{index}-{key}.json"))
 }
 
 /// `DIR/<name>.json`, the merged result.
@@ -188,8 +214,8 @@ pub fn result_file(out_dir: &Path, name: &str) -> PathBuf {
 
 /// The record of a point that failed in its last run (`lethe.point-failure/1`: index, params,
 /// error, exit code), next to where its point file would be. Removed when the point succeeds.
-pub fn failure_file(out_dir: &Path, name: &str, index: usize, hash: &str) -> PathBuf {
-    points_dir(out_dir, name).join(format!("{index}-{hash}.failed"))
+pub fn failure_file(out_dir: &Path, name: &str, index: usize, key: &str) -> PathBuf {
+    points_dir(out_dir, name).join(format!("{index}-{key}.failed"))
 }
 
 /// Reads a failure record ([`failure_file`]), if there is one.
@@ -198,14 +224,59 @@ pub fn read_failure(path: &Path) -> Option<Value> {
     (v.get("schema")?.as_str()? == FAILURE_SCHEMA).then_some(v)
 }
 
-/// Reads a finished point file, if it exists and is a complete point with this hash.
-pub fn read_point(path: &Path, hash: &str) -> Option<Value> {
+/// Reads a finished point file, if it exists and is a complete point whose config has this
+/// [`result_key`].
+pub fn read_point(path: &Path, key: &str) -> Option<Value> {
     let v = json::read_json(path).ok()?;
     if v.get("schema")?.as_str()? != POINT_SCHEMA {
         return None;
     }
     let run = v.get("run")?;
-    (run.get("hash")?.as_str()? == hash).then(|| run.clone())
+    (result_key(run.get("config")?) == key).then(|| run.clone())
+}
+
+/// The finished point files of a sweep by the key in their name (`<index>-<key>.json`), to
+/// reuse a point computed under another index or description.
+fn finished_by_key(dir: &Path) -> BTreeMap<String, PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return BTreeMap::new();
+    };
+    entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter_map(|p| {
+            let stem = p.file_name()?.to_str()?.strip_suffix(".json")?;
+            let (_, key) = stem.split_once('-')?;
+            Some((key.to_string(), p))
+        })
+        .collect()
+}
+
+/// Gives a finished run (same [`result_key`] as `p`) the index, params, config and hash of
+/// `p`: the numbers are those `p` computes, the description and grid position are `p`'s.
+fn present_as(run: &mut Value, p: &ResolvedPoint) {
+    if let Value::Object(m) = run {
+        m.insert("index".into(), json!(p.spec.index));
+        m.insert("params".into(), json!(p.spec.params));
+        m.insert("config".into(), p.value.clone());
+        m.insert("hash".into(), json!(p.hash));
+    }
+}
+
+/// Reuses a finished point with `p`'s key found under another file name: its run, with the
+/// index, params, config and hash of `p` (the numbers are those `p` would compute), is written
+/// to `p`'s own point file. Returns whether it was reused.
+fn reuse_point(
+    p: &ResolvedPoint,
+    name: &str,
+    out_dir: &Path,
+    found: &BTreeMap<String, PathBuf>,
+) -> bool {
+    let Some(mut run) = found.get(&p.key).and_then(|f| read_point(f, &p.key)) else {
+        return false;
+    };
+    present_as(&mut run, p);
+    let doc = json!({"schema": POINT_SCHEMA, "name": name, "run": run});
+    json::write_json_atomic(&point_file(out_dir, name, p.spec.index, &p.key), &doc).is_ok()
 }
 
 /// Validates a config completely: schema, grid, cross-field problems, data files (with the
@@ -463,11 +534,16 @@ pub fn run_loaded(loaded: &LoadedConfig, opts: &RunOptions) -> Result<RunSummary
         .filter(|p| opts.shard.is_none_or(|s| s.contains(p.spec.index)))
         .collect();
     let mut skipped = Vec::new();
+    let mut reused = 0;
     let mut pending = Vec::new();
+    let found = finished_by_key(&points_dir(&opts.out_dir, &name));
     for p in &mine {
-        let file = point_file(&opts.out_dir, &name, p.spec.index, &p.hash);
-        if !opts.force && read_point(&file, &p.hash).is_some() {
+        let file = point_file(&opts.out_dir, &name, p.spec.index, &p.key);
+        if !opts.force && read_point(&file, &p.key).is_some() {
             skipped.push(p.spec.index);
+        } else if !opts.force && !opts.merge_only && reuse_point(p, &name, &opts.out_dir, &found) {
+            skipped.push(p.spec.index);
+            reused += 1;
         } else if !opts.merge_only {
             pending.push(*p);
         }
@@ -511,7 +587,8 @@ pub fn run_loaded(loaded: &LoadedConfig, opts: &RunOptions) -> Result<RunSummary
     let display = Display::new(opts.quiet, pending.len(), &name);
     if !skipped.is_empty() {
         display.line(&format!(
-            "[lethe] {name}: {} point(s) already finished, skipped",
+            "[lethe] {name}: {} point(s) already finished, skipped ({reused} found under \
+             another index or description)",
             skipped.len()
         ));
     }
@@ -552,12 +629,12 @@ pub fn run_loaded(loaded: &LoadedConfig, opts: &RunOptions) -> Result<RunSummary
                     let run = json::to_value(&record)?;
                     let doc = json!({"schema": POINT_SCHEMA, "name": name, "run": run});
                     json::write_json_atomic(
-                        &point_file(&opts.out_dir, &name, p.spec.index, &p.hash),
+                        &point_file(&opts.out_dir, &name, p.spec.index, &p.key),
                         &doc,
                     )?;
                     Ok(record.timings.total)
                 });
-                let failure = failure_file(&opts.out_dir, &name, p.spec.index, &p.hash);
+                let failure = failure_file(&opts.out_dir, &name, p.spec.index, &p.key);
                 let outcome = match &result {
                     Ok(s) => {
                         let _ = std::fs::remove_file(&failure);
@@ -617,11 +694,21 @@ pub fn run_loaded(loaded: &LoadedConfig, opts: &RunOptions) -> Result<RunSummary
     }
 }
 
+/// The lock file merges of a sweep hold ([`crate::files::FileLock`]).
+pub fn merge_lock_file(out_dir: &Path, name: &str) -> PathBuf {
+    points_dir(out_dir, name).join("merge.lock")
+}
+
 /// Merges every finished point file of the sweep into `DIR/<name>.json` (atomically) and
 /// returns the number of points included and the path.
 ///
+/// Safe under concurrency: the point files are read and the merged file renamed into place
+/// under an exclusive lock ([`merge_lock_file`]), so concurrent merges (shards finishing
+/// together) run one after another and the last one, which sees every point file written
+/// before it, leaves a merged file with all of them.
+///
 /// # Errors
-/// I/O errors writing the merged file.
+/// I/O errors locking or writing the merged file.
 pub fn merge(
     loaded: &LoadedConfig,
     points: &[ResolvedPoint],
@@ -629,12 +716,15 @@ pub fn merge(
     provenance: &Provenance,
 ) -> Result<(usize, PathBuf)> {
     let name = &loaded.base.name;
+    let _lock = crate::files::FileLock::exclusive(&merge_lock_file(out_dir, name))?;
     let mut runs = Vec::new();
     let mut failed = Vec::new();
     for p in points {
-        if let Some(run) = read_point(&point_file(out_dir, name, p.spec.index, &p.hash), &p.hash) {
+        if let Some(mut run) = read_point(&point_file(out_dir, name, p.spec.index, &p.key), &p.key)
+        {
+            present_as(&mut run, p);
             runs.push(run);
-        } else if let Some(f) = read_failure(&failure_file(out_dir, name, p.spec.index, &p.hash)) {
+        } else if let Some(f) = read_failure(&failure_file(out_dir, name, p.spec.index, &p.key)) {
             failed.push(f);
         }
     }

@@ -7,7 +7,7 @@
 //! tenth of a second, and nalgebra's unblocked Cholesky is several times slower than faer's.
 
 use faer::linalg::matmul::triangular::{BlockStructure, matmul};
-use faer::{Accum, MatMut, MatRef, Par, Side};
+use faer::{Accum, MatMut, MatRef, Par};
 use nalgebra::{DMatrix, DVector};
 
 use crate::alloc::{try_faer_zeros, try_zeroed_vec, try_zeros};
@@ -50,9 +50,35 @@ pub enum LinalgError {
     },
 }
 
-/// The parallelism the kernels use: faer's rayon backend on the global pool (both cores here).
+/// The parallelism of the faer kernels whose results do not depend on the thread count:
+/// faer's rayon backend on the current pool (both cores here).
+///
+/// Only GEMM-like products (including the triangular ones of the SYRK) and the Cholesky
+/// factorisation run on it: they split the *output* among threads and every entry is summed
+/// in the same order whatever the split. faer's parallel matrix-vector product splits the
+/// *inner* dimension into one part per thread and adds the parts, so its result (and that of
+/// the triangular solves and the eigen-solver built on it) changes with the thread count;
+/// those run sequentially or on [`fixed_parts`] here. `tests/thread_determinism.rs` compares
+/// every kernel bit for bit under pools of 1, 2, 3 and 8 threads.
 pub fn parallelism() -> Par {
     Par::rayon(0)
+}
+
+/// The number of parts a parallel reduction over rows is split into: fixed, so that which
+/// rows are summed together, and in which order the partial sums are added, depend on the
+/// problem size only — never on the number of threads or on scheduling (one seed gives one
+/// result on any machine). 16 parts keep 2 to 16 cores busy with little imbalance.
+pub const REDUCTION_PARTS: usize = 16;
+
+/// The number of groups the blocks of a Gram matrix are split into. Each group owns a d × d
+/// partial sum, so this is kept smaller than [`REDUCTION_PARTS`] (memory 4·8d² bytes, 20 MB
+/// at d = 784); like it, it does not depend on the thread count.
+pub const GRAM_GROUPS: usize = 4;
+
+/// The length of each of at most `parts` contiguous chunks covering `len` items (at least 1):
+/// a partition that depends on `len` and `parts` only.
+pub fn fixed_parts(len: usize, parts: usize) -> usize {
+    len.div_ceil(parts.max(1)).max(1)
 }
 
 /// A zero-copy faer view of a nalgebra matrix.
@@ -226,8 +252,8 @@ impl GramPlan {
 ///   cores, half the flops of a general product.
 ///
 /// Rows with weight zero contribute nothing, which is how removed rows are left out without
-/// copying the data. The blocks are split into one contiguous group per rayon thread and the
-/// groups' sums are added in a fixed order, so the result is deterministic for a given thread
+/// copying the data. The blocks are split into [`GRAM_GROUPS`] contiguous groups and the
+/// groups' sums are added in a fixed order, so the result does not depend on the thread
 /// count.
 ///
 /// # Panics
@@ -291,8 +317,7 @@ fn blocked_gram(
     let (n, d) = x.shape();
     let xs = x.as_slice();
     let offsets = &plan.offsets;
-    let threads = rayon::current_num_threads().max(1);
-    let per_group = plan.blocks.len().div_ceil(threads).max(1);
+    let per_group = fixed_parts(plan.blocks.len(), GRAM_GROUPS);
     // Per group: the lower triangle of Σ_b P_bᵀD_bP_b, u = PᵀDo restricted to the group's
     // rows, and α = oᵀDo over them.
     let partials: Vec<(DMatrix<f64>, Vec<f64>, f64)> = plan
@@ -363,45 +388,63 @@ fn blocked_gram(
     Ok(h)
 }
 
-/// Below this dimension the triangular solves of [`Cholesky::solve_in_place`] run on one thread.
-const SOLVE_PARALLEL_MIN_DIM: usize = 512;
-
 /// Below this many matrix entries the kernels run on one thread (thread start-up would dominate).
 const PARALLEL_MIN_ENTRIES: usize = 1 << 17;
 
-fn par_for(entries: usize) -> Par {
-    if entries >= PARALLEL_MIN_ENTRIES {
-        parallelism()
-    } else {
-        Par::Seq
-    }
-}
-
-/// `X v` (one pass over X; faer's GEMV, on both cores for large X — memory bandwidth per core
-/// is the limit: 7.8 ms on one core, 2.3 ms on two for MNIST 3-vs-8 on the development machine).
+/// `X v` (one pass over X; on both cores for large X — memory bandwidth per core is the
+/// limit: 7.8 ms on one core, 2.3 ms on two for MNIST 3-vs-8 on the development machine).
+///
+/// The rows are split into [`REDUCTION_PARTS`] fixed chunks, each a sequential faer GEMV, so
+/// every entry is one sum in one order whatever the thread count (faer's own parallel GEMV
+/// splits the columns among threads and adds the parts).
 pub fn mat_vec(x: &DMatrix<f64>, v: &DVector<f64>) -> DVector<f64> {
     assert_eq!(x.ncols(), v.len(), "X v: dimension mismatch");
     let mut out = DVector::zeros(x.nrows());
-    matmul_plain(
-        MatMut::from_column_major_slice_mut(out.as_mut_slice(), x.nrows(), 1),
-        as_faer(x),
-        MatRef::from_column_major_slice(v.as_slice(), v.len(), 1),
-        par_for(x.len()),
-    );
+    let rhs = MatRef::from_column_major_slice(v.as_slice(), v.len(), 1);
+    split_rows(out.as_mut_slice(), x.len(), |start, dst| {
+        let lhs = as_faer(x).subrows(start, dst.len());
+        gemv_seq(dst, lhs, rhs);
+    });
     out
 }
 
-/// `Xᵀ r` (one pass over X).
+/// `Xᵀ r` (one pass over X): the columns are split into [`REDUCTION_PARTS`] fixed chunks,
+/// each a sequential faer product, so every entry is one dot product in one order.
 pub fn mat_t_vec(x: &DMatrix<f64>, r: &DVector<f64>) -> DVector<f64> {
     assert_eq!(x.nrows(), r.len(), "Xᵀ r: dimension mismatch");
     let mut out = DVector::zeros(x.ncols());
-    matmul_plain(
-        MatMut::from_column_major_slice_mut(out.as_mut_slice(), x.ncols(), 1),
-        as_faer(x).transpose(),
-        MatRef::from_column_major_slice(r.as_slice(), r.len(), 1),
-        par_for(x.len()),
-    );
+    let rhs = MatRef::from_column_major_slice(r.as_slice(), r.len(), 1);
+    split_rows(out.as_mut_slice(), x.len(), |start, dst| {
+        let lhs = as_faer(x).subcols(start, dst.len()).transpose();
+        gemv_seq(dst, lhs, rhs);
+    });
     out
+}
+
+/// `dst ← lhs·rhs` for one column `rhs`, on the calling thread.
+fn gemv_seq(dst: &mut [f64], lhs: MatRef<'_, f64>, rhs: MatRef<'_, f64>) {
+    let rows = dst.len();
+    matmul_plain(
+        MatMut::from_column_major_slice_mut(dst, rows, 1),
+        lhs,
+        rhs,
+        Par::Seq,
+    );
+}
+
+/// Fills `out` by `f(start, chunk)` on [`REDUCTION_PARTS`] fixed chunks, in parallel when the
+/// product reads at least [`PARALLEL_MIN_ENTRIES`] entries (else as one chunk): every entry is
+/// computed by one call, so the result does not depend on the thread count.
+fn split_rows(out: &mut [f64], entries: usize, f: impl Fn(usize, &mut [f64]) + Sync) {
+    use rayon::prelude::*;
+    if entries < PARALLEL_MIN_ENTRIES || out.is_empty() {
+        f(0, out);
+        return;
+    }
+    let chunk = fixed_parts(out.len(), REDUCTION_PARTS);
+    out.par_chunks_mut(chunk)
+        .enumerate()
+        .for_each(|(t, dst)| f(t * chunk, dst));
 }
 
 fn matmul_plain(dst: MatMut<'_, f64>, lhs: MatRef<'_, f64>, rhs: MatRef<'_, f64>, par: Par) {
@@ -468,27 +511,15 @@ impl Cholesky {
         out
     }
 
-    /// Solves `H x = rhs` in place (`L y = rhs`, then `Lᵀ x = y`).
+    /// Solves `H x = rhs` in place (`L y = rhs`, then `Lᵀ x = y`), on the calling thread.
+    ///
+    /// faer's parallel triangular solves update with a parallel GEMV that splits the inner
+    /// dimension per thread, so their result changes with the thread count; one thread is
+    /// bit-reproducible, and at d = 784 also faster on its own (0.18 vs 0.37 ms on the
+    /// development machine).
     pub fn solve_in_place(&self, rhs: &mut DVector<f64>) {
-        // On its own, one thread solves faster at d = 784 (0.18 vs 0.37 ms on the development
-        // machine), but between two parallel passes (the CG iterations of a removal request)
-        // the parallel solve is faster overall (3.1–3.5 vs 4.4–4.7 ms per request when this
-        // was measured): it keeps the rayon workers awake for the next pass.
-        let par = rhs.len() >= SOLVE_PARALLEL_MIN_DIM;
-        self.solve_in_place_on(rhs, par);
-    }
-
-    /// [`Cholesky::solve`] on the calling thread only: for running a solve next to other work
-    /// (`rayon::join`).
-    pub fn solve_single_threaded(&self, rhs: &DVector<f64>) -> DVector<f64> {
-        let mut out = rhs.clone();
-        self.solve_in_place_on(&mut out, false);
-        out
-    }
-
-    fn solve_in_place_on(&self, rhs: &mut DVector<f64>, parallel: bool) {
         let n = rhs.len();
-        let par = if parallel { parallelism() } else { Par::Seq };
+        let par = Par::Seq;
         let mut r = MatMut::from_column_major_slice_mut(rhs.as_mut_slice(), n, 1);
         faer::linalg::triangular_solve::solve_lower_triangular_in_place(
             self.l.as_ref(),
@@ -500,6 +531,13 @@ impl Cholesky {
             r,
             par,
         );
+    }
+
+    /// [`Cholesky::solve`] on the calling thread only: for running a solve next to other work
+    /// (`rayon::join`). Every solve runs on one thread now (see [`Cholesky::solve_in_place`]);
+    /// this name stays for callers that rely on it.
+    pub fn solve_single_threaded(&self, rhs: &DVector<f64>) -> DVector<f64> {
+        self.solve(rhs)
     }
 
     /// Updates the factor in place to that of `H + Σ_k alpha_k w_k w_kᵀ`, where `w_k` are the
@@ -722,9 +760,9 @@ impl RowMajor {
 /// Hessian-vector product and `q_i = ℓ′(z_i + u_i)` for the gradient at `w + v`. Rows whose
 /// `(p_i, q_i)` are both zero are skipped after the dot product.
 ///
-/// Each row is read once, sequentially; the row range is split into one contiguous part per
-/// rayon thread and the partial sums are added in a fixed order, so the result is
-/// deterministic for a given thread count. Returns `(u, Xᵀp, Xᵀq)` (`Xᵀq` is zero when
+/// Each row is read once, sequentially; the row range is split into [`REDUCTION_PARTS`]
+/// contiguous parts and the partial sums are added in a fixed order, so the result does not
+/// depend on the thread count. Returns `(u, Xᵀp, Xᵀq)` (`Xᵀq` is zero when
 /// `with_q` is false).
 pub fn fused_pass(
     x: &RowMajor,
@@ -734,12 +772,12 @@ pub fn fused_pass(
 ) -> (DVector<f64>, DVector<f64>, DVector<f64>) {
     let (n, d) = (x.n, x.d);
     assert_eq!(v.len(), d, "fused pass: dimension mismatch");
-    let threads = if n * d >= PARALLEL_MIN_ENTRIES {
-        rayon::current_num_threads().max(1)
+    let parts = if n * d >= PARALLEL_MIN_ENTRIES {
+        REDUCTION_PARTS
     } else {
         1
     };
-    let chunk = n.div_ceil(threads).max(1);
+    let chunk = fixed_parts(n, parts);
     let vs = v.as_slice();
     let v_sum: f64 = vs.iter().sum();
     // The sparse storage's kernels take v followed by its core entries, and accumulate the
@@ -1267,8 +1305,7 @@ impl ErrorBoundedGram {
         }
         let rows: Vec<usize> = (0..n).filter(|&i| keep.is_none_or(|k| k[i])).collect();
         let blocks: Vec<&[usize]> = rows.chunks(GRAM_BLOCK_ROWS).collect();
-        let threads = rayon::current_num_threads().max(1);
-        let per_group = blocks.len().div_ceil(threads).max(1);
+        let per_group = fixed_parts(blocks.len(), GRAM_GROUPS);
         let xs = x.as_slice();
         let partials: Vec<DMatrix<f64>> = blocks
             .par_chunks(per_group)
@@ -1405,9 +1442,7 @@ pub fn verified_lambda_max_upper_bound(a: &DMatrix<f64>) -> Result<Option<f64>, 
     if (0..d).any(|j| (j..d).any(|i| !a[(i, j)].is_finite())) {
         return Ok(None);
     }
-    let eig = as_faer(a)
-        .self_adjoint_eigenvalues(Side::Lower)
-        .map_err(|_| LinalgError::EigenNoConvergence)?;
+    let eig = eigenvalues_sequential(as_faer(a))?;
     let lambda = eig.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let scale = (0..d)
         .map(|j| a[(j, j)].abs())
@@ -1448,6 +1483,31 @@ pub fn verified_lambda_max_upper_bound(a: &DMatrix<f64>) -> Result<Option<f64>, 
         margin *= 8.0;
     }
     Ok(None)
+}
+
+/// The eigenvalues of a symmetric matrix (lower triangle read) by faer's solver on one thread:
+/// its tridiagonalisation is built on GEMVs whose parallel form depends on the thread count
+/// (see [`parallelism`]), and the candidate λ̂ enters the verified bound.
+fn eigenvalues_sequential(a: MatRef<'_, f64>) -> Result<Vec<f64>, LinalgError> {
+    use faer::linalg::evd::{ComputeEigenvectors, self_adjoint_evd, self_adjoint_evd_scratch};
+    let n = a.nrows();
+    let mut s = faer::diag::Diag::<f64>::zeros(n);
+    let mut mem = faer::dyn_stack::MemBuffer::new(self_adjoint_evd_scratch::<f64>(
+        n,
+        ComputeEigenvectors::No,
+        Par::Seq,
+        Default::default(),
+    ));
+    self_adjoint_evd(
+        a,
+        s.as_mut(),
+        None,
+        Par::Seq,
+        faer::dyn_stack::MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .map_err(|_| LinalgError::EigenNoConvergence)?;
+    Ok(s.column_vector().iter().copied().collect())
 }
 
 /// The textbook (row-oriented, unblocked) Cholesky factorisation `Ã = L̂L̂ᵀ` of a symmetric

@@ -82,7 +82,8 @@ pub struct LedgerHeader {
     pub lethe_version: String,
     /// The seed of the random streams (of the noise too, unless `noise_secrecy` is `key_file`).
     pub seed: u64,
-    /// Rayon threads of the writing process; [`verify`] replays with as many.
+    /// Rayon threads of the writing process (provenance only: results do not depend on the
+    /// thread count, so [`verify`] replays on any pool).
     pub threads: usize,
     /// [`Dataset::fingerprint`] of the training data.
     pub data_fingerprint: String,
@@ -597,16 +598,9 @@ pub fn verify_with(
             header.threads.to_string(),
         ));
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(header.threads)
-        .build()
-        .map_err(|e| {
-            ledger_err(
-                path,
-                format!("cannot start {} threads: {e}", header.threads),
-            )
-        })?;
-    pool.install(|| replay(path, &lines, unterminated, &header, data, options))
+    // Every kernel's result is independent of the thread count (lethe-models' `linalg`), so
+    // the replay runs on the caller's pool whatever `threads` the writer had.
+    replay(path, &lines, unterminated, &header, data, options)
 }
 
 /// The field `name` of a line object (`Null` when absent).

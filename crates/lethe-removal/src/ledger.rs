@@ -45,9 +45,10 @@
 //! ([`crate::Guarantee::Replay`]).
 //!
 //! # Reproducibility
-//! Bit-for-bit replay needs the same lethe version (checked: `lethe_version` is a header field)
-//! and the same number of rayon threads, because parallel reductions sum in a thread-dependent
-//! order: the header records `threads` and [`verify`] replays in a pool of that size.
+//! Bit-for-bit replay needs the same lethe version (checked: `lethe_version` is a header field).
+//! It does not need the writer's thread count: every reduction of lethe-models sums in an order
+//! fixed independently of the threads, so [`verify`] replays on the caller's pool; the header's
+//! `threads` is provenance.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -694,11 +695,13 @@ fn replay(
             ));
         }
     }
-    let expected = line_value(
-        &Line::Header(Box::new(LedgerHeader::of(&model, header.context.clone()))),
-        GENESIS_SHA256,
-    )
-    .map_err(|e| ledger_err(path, e))?;
+    // `threads` is provenance (no result depends on it), copied like `context`.
+    let expected_header = LedgerHeader {
+        threads: header.threads,
+        ..LedgerHeader::of(&model, header.context.clone())
+    };
+    let expected = line_value(&Line::Header(Box::new(expected_header)), GENESIS_SHA256)
+        .map_err(|e| ledger_err(path, e))?;
     if let Some(d) = first_difference(&expected, &lines[0].value, "", HEADER_ORDER) {
         return Err(mismatch(1, d));
     }

@@ -15,5 +15,5 @@ for c in quickstart paper-fig1-accuracy paper-fig1-budget paper-fig2-residuals p
   ./target/release/lethe run "experiments/$c.json" --data-dir "$data" --quiet --force
   echo "$c: $(( $(date +%s) - start )) s (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 done
-# every lethe.result/1 file; scaling.json and removal-ratio.json are the bench examples' own formats
-./target/release/lethe report $(ls results/*.json | grep -v -e '/scaling\.json$' -e '/removal-ratio\.json$')
+# every lethe.result/1 file; scaling.json, removal-ratio.json and python-parity.json are the benchmarks' own formats
+./target/release/lethe report $(ls results/*.json | grep -v -e '/scaling\.json$' -e '/removal-ratio\.json$' -e '/python-parity\.json$')

@@ -58,7 +58,9 @@ def normalize_rows(X, normalize, scale, training):
     if normalize == "max_norm":
         return X / scale
     if training:
-        norms = np.linalg.norm(X, axis=1)
+        # Squared norms by einsum: no n × d temporary (np.linalg.norm squares X into one),
+        # which made this check a tenth of an MNIST fit's Python overhead.
+        norms = np.sqrt(np.einsum("ij,ij->i", X, X))
         bad = np.flatnonzero(norms > 1.0 + NORM_TOLERANCE)
         if bad.size:
             i = int(bad[0])

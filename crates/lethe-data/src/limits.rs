@@ -55,7 +55,8 @@ impl Limits {
     }
 
     /// The defaults of this machine: [`MAX_MEMORY_ENV`] when set, else half of `MemAvailable`,
-    /// else [`FALLBACK_MAX_MEMORY`]. This is the one place the variable is read.
+    /// else [`FALLBACK_MAX_MEMORY`]. (lethe-experiments reads the same variable, through
+    /// [`parse_size`], for its per-point memory estimate.)
     ///
     /// # Errors
     /// [`DataError::InvalidParameter`] when the variable is set but is not a byte count.

@@ -8,10 +8,12 @@ use crate::error::{ExperimentError, Result};
 // The variable that overrides the detected limit and the size syntax it shares with
 // `--max-memory` (`8GiB`, `512MiB`, `2G`, `1000000`) are lethe-data's, which reads the same
 // variable for its loaders: one name, one parser.
-pub use lethe_data::limits::{MAX_MEMORY_ENV, mem_available, parse_size};
+use lethe_data::limits::available_memory;
+pub use lethe_data::limits::{MAX_MEMORY_ENV, parse_size};
 
-/// The limit when neither an override nor `/proc/meminfo` is available: 8 GiB.
-pub const DEFAULT_LIMIT: u64 = 8 << 30;
+/// The limit when neither an override nor `/proc/meminfo` is available: 8 GiB, the loaders'
+/// own fallback.
+pub const DEFAULT_LIMIT: u64 = lethe_data::limits::FALLBACK_MAX_MEMORY;
 
 /// Where a [`MemoryLimit`] came from (named in refusals, so the user knows what to change).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,19 +74,16 @@ impl MemoryLimit {
                 source: LimitSource::Env,
             });
         }
-        Ok(std::fs::read_to_string("/proc/meminfo")
-            .ok()
-            .and_then(|t| mem_available(&t))
-            .map_or(
-                Self {
-                    bytes: DEFAULT_LIMIT,
-                    source: LimitSource::Default,
-                },
-                |bytes| Self {
-                    bytes,
-                    source: LimitSource::MemAvailable,
-                },
-            ))
+        Ok(available_memory().map_or(
+            Self {
+                bytes: DEFAULT_LIMIT,
+                source: LimitSource::Default,
+            },
+            |bytes| Self {
+                bytes,
+                source: LimitSource::MemAvailable,
+            },
+        ))
     }
 }
 

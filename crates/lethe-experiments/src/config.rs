@@ -2256,10 +2256,7 @@ impl LoadedConfig {
 /// [`ExperimentError::Io`] when the file cannot be read; [`ExperimentError::Config`] with every
 /// problem found.
 pub fn load(file: &Path) -> Result<LoadedConfig> {
-    let text = std::fs::read_to_string(file).map_err(|e| ExperimentError::Io {
-        path: file.to_path_buf(),
-        source: e,
-    })?;
+    let text = crate::json::read_text(file)?;
     let dir = file
         .parent()
         .map(Path::to_path_buf)

@@ -90,10 +90,12 @@ pub fn canonical(v: &Value) -> Value {
 /// SHA-256 (lowercase hex) of the compact canonical JSON of `v`.
 pub fn hash(v: &Value) -> String {
     let text = serde_json::to_string(&canonical(v)).unwrap_or_default();
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(text.as_bytes()))
+}
+
+/// Lowercase hex of `bytes` (how every digest of a result is written).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -180,11 +182,27 @@ pub fn write_json_atomic(path: &Path, value: &Value) -> Result<()> {
 /// [`ExperimentError::Io`] when it cannot be read, [`ExperimentError::Json`] (with line and
 /// column) when it is not JSON or an object repeats a key ([`crate::strict_json`]).
 pub fn read_json(path: &Path) -> Result<Value> {
-    let text = fs::read_to_string(path).map_err(|e| ExperimentError::Io {
+    parse_json(path, &read_text(path)?)
+}
+
+/// Reads a UTF-8 text file.
+///
+/// # Errors
+/// [`ExperimentError::Io`] when it cannot be read.
+pub fn read_text(path: &Path) -> Result<String> {
+    fs::read_to_string(path).map_err(|e| ExperimentError::Io {
         path: path.to_path_buf(),
         source: e,
-    })?;
-    crate::strict_json::parse(&text).map_err(|e| ExperimentError::Json {
+    })
+}
+
+/// Parses JSON text by [`crate::strict_json`]; `path` names it in the error.
+///
+/// # Errors
+/// [`ExperimentError::Json`] (with line and column) when it is not JSON or an object repeats a
+/// key.
+pub fn parse_json(path: &Path, text: &str) -> Result<Value> {
+    crate::strict_json::parse(text).map_err(|e| ExperimentError::Json {
         path: path.to_path_buf(),
         what: e.to_string(),
     })

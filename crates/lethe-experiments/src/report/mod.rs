@@ -92,11 +92,7 @@ impl ResultDoc {
 /// # Errors
 /// I/O and JSON errors; [`ExperimentError::Result`] for a file that is not `lethe.result/1`.
 pub fn load_result(path: &Path) -> Result<ResultDoc> {
-    let text = std::fs::read_to_string(path).map_err(|e| ExperimentError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
-    parse_result(path, &text)
+    parse_result(path, &json::read_text(path)?)
 }
 
 /// Parses the text of a result file (`path` names it in errors) and checks its schema, as
@@ -105,10 +101,7 @@ pub fn load_result(path: &Path) -> Result<ResultDoc> {
 /// # Errors
 /// JSON errors; [`ExperimentError::Result`] for a text that is not `lethe.result/1`.
 pub fn parse_result(path: &Path, text: &str) -> Result<ResultDoc> {
-    let doc = crate::strict_json::parse(text).map_err(|e| ExperimentError::Json {
-        path: path.to_path_buf(),
-        what: e.to_string(),
-    })?;
+    let doc = json::parse_json(path, text)?;
     match doc.get("schema").and_then(Value::as_str) {
         Some(RESULT_SCHEMA) => {}
         other => {

@@ -118,10 +118,7 @@ mod tests {
         assert_eq!(NAMES.len(), DATASETS.len());
         for (name, data) in NAMES.iter().zip(DATASETS) {
             assert_eq!(*name, data.name);
-            let digest: String = Sha256::digest(data.bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let digest = crate::digest::hex(&Sha256::digest(data.bytes));
             assert_eq!(digest, data.sha256, "{name}");
         }
         assert!(matches!(

@@ -14,7 +14,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use nalgebra::{DMatrix, DVector};
+use nalgebra::DVector;
 
 use crate::dataset::Dataset;
 use crate::error::{DataError, Result};
@@ -274,10 +274,8 @@ pub(crate) fn csv_from_input(input: &mut Input<'_>, options: &CsvOptions) -> Res
     if labels.is_empty() {
         return Err(input.format_error("no data rows after the header"));
     }
-    let n = labels.len();
     let d = n_cols - 1;
-    let matrix = DMatrix::from_row_slice(n, d, &features);
-    let dataset = Dataset::new(matrix, DVector::from_vec(labels))?;
+    let dataset = Dataset::from_row_major(&features, d, DVector::from_vec(labels))?;
     let (feature_names, label_name) = match header {
         Some(mut names) => {
             let label = names.remove(label_col);

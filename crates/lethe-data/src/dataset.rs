@@ -231,7 +231,7 @@ impl Dataset {
             }
             h.update(self.labels[i].to_bits().to_le_bytes());
         }
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        crate::digest::hex(&h.finalize())
     }
 }
 

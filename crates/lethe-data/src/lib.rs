@@ -12,11 +12,13 @@
 //!
 //! | module | what |
 //! |---|---|
+//! | [`digest`] | lowercase hex of digests |
 //! | [`io`] | gzip-or-plain input with error classification |
 //! | [`limits`] | memory, line and decompression limits of the loaders |
 //! | [`idx`] | MNIST / Fashion-MNIST IDX files ([`load_mnist`]) |
 //! | [`csv`] | numeric CSV tables ([`load_csv`]) |
 //! | [`libsvm`] | LibSVM / SVMlight files ([`load_libsvm`]) |
+//! | [`row_major`] | row-major values (numpy's C order) into a [`Dataset`] ([`Dataset::from_row_major`]) |
 //! | [`preprocess`] | class subsets, ±1 labels, pixel scaling, row norms, standardisation, splits |
 //! | [`synthetic`] | seeded planted logistic and linear data |
 //! | [`bundled`] | breast cancer and digits, compiled into the crate |
@@ -36,12 +38,14 @@
 pub mod bundled;
 pub mod csv;
 mod dataset;
+pub mod digest;
 mod error;
 pub mod idx;
 pub mod io;
 pub mod libsvm;
 pub mod limits;
 pub mod preprocess;
+pub mod row_major;
 pub mod synthetic;
 
 pub use csv::{

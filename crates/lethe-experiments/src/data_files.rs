@@ -70,7 +70,7 @@ pub fn digest(path: &Path) -> Result<(u64, String)> {
     let mut hasher = Sha256::new();
     // Streamed through the hasher (sha2's `io::Write`); `io::copy` retries interrupted reads.
     let bytes = std::io::copy(&mut file, &mut hasher).map_err(io_error)?;
-    Ok((bytes, crate::json::hex(&hasher.finalize())))
+    Ok((bytes, lethe_data::digest::hex(&hasher.finalize())))
 }
 
 /// The record of one data file read under `ctx`.

@@ -90,12 +90,7 @@ pub fn canonical(v: &Value) -> Value {
 /// SHA-256 (lowercase hex) of the compact canonical JSON of `v`.
 pub fn hash(v: &Value) -> String {
     let text = serde_json::to_string(&canonical(v)).unwrap_or_default();
-    hex(&Sha256::digest(text.as_bytes()))
-}
-
-/// Lowercase hex of `bytes` (how every digest of a result is written).
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    lethe_data::digest::hex(&Sha256::digest(text.as_bytes()))
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);

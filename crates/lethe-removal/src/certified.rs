@@ -716,7 +716,7 @@ impl CertifiedModel {
                 h.update(w.to_bits().to_le_bytes());
             }
         }
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        lethe_data::digest::hex(&h.finalize())
     }
 
     /// Checks a request without changing anything.

@@ -180,16 +180,12 @@ pub fn noise_commitment(model: &CertifiedModel) -> String {
             h.update(x.to_bits().to_le_bytes());
         }
     }
-    hex(&h.finalize())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    lethe_data::digest::hex(&h.finalize())
 }
 
 /// SHA-256 (hex) of a line's bytes, as the next line's `prev_sha256`.
 pub fn line_sha256(line: &[u8]) -> String {
-    hex(&Sha256::digest(line))
+    lethe_data::digest::hex(&Sha256::digest(line))
 }
 
 fn ledger_err(path: &Path, what: impl Into<String>) -> RemovalError {

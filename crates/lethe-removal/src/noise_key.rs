@@ -84,7 +84,7 @@ impl NoiseKey {
 
     /// The key as 64 lower-case hexadecimal digits.
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        lethe_data::digest::hex(&self.0)
     }
 
     /// Reads a key file (64 hex digits and optional whitespace). Never creates one.

@@ -31,7 +31,7 @@ use std::time::Instant;
 use lethe_benches::mnist_3v8;
 use lethe_data::Dataset;
 use lethe_removal::{CertifiedModel, CertifiedParams};
-use nalgebra::{DMatrix, DVector};
+use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 
 /// `DIR/meta.json` of a dump.
@@ -102,8 +102,7 @@ fn load(dir: &Path) -> Result<Dataset, BoxError> {
     let x = read_f64s(&dir.join("x.f64"), meta.n * meta.d)?;
     let y = read_f64s(&dir.join("y.f64"), meta.n)?;
     // Row-major in, nalgebra's column-major out: the same conversion the Python binding makes.
-    let features = DMatrix::from_row_slice(meta.n, meta.d, &x);
-    Ok(Dataset::new(features, DVector::from_vec(y))?)
+    Ok(Dataset::from_row_major(&x, meta.d, DVector::from_vec(y))?)
 }
 
 fn time_rounds(dir: &Path, params: &str, seed: u64, rounds: usize) -> Result<(), BoxError> {

@@ -8,12 +8,11 @@
 
 use std::sync::Arc;
 
-use lethe_data::Dataset;
 use lethe_removal::{CertifiedModel, CertifiedParams};
 use numpy::{PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 
-use crate::arrays::{matrix, to_numpy, vector};
+use crate::arrays::{dataset, matrix, to_numpy};
 use crate::errors::to_py;
 
 /// A trained certified model (binary, one-vs-rest, or squared loss).
@@ -38,7 +37,7 @@ impl Model {
     ) -> PyResult<Self> {
         let params: CertifiedParams = serde_json::from_str(params_json)
             .map_err(|e| to_py(format!("invalid certified-removal parameters: {e}")))?;
-        let data = Dataset::new(matrix(&x), vector(&y)).map_err(to_py)?;
+        let data = dataset(&x, &y).map_err(to_py)?;
         let inner = py
             .detach(|| CertifiedModel::train(params, Arc::new(data), seed))
             .map_err(to_py)?;
@@ -62,7 +61,7 @@ impl Model {
         py: Python<'py>,
         x: PyReadonlyArray2<'py, f64>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let x = matrix(&x);
+        let x = matrix(&x).map_err(to_py)?;
         let z = py
             .detach(|| self.inner.decision_function(&x))
             .map_err(to_py)?;

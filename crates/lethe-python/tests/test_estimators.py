@@ -81,7 +81,7 @@ def test_max_norm_coef_is_in_input_features(breast_cancer):
 
 def test_normalize_none_rejects_large_rows(breast_cancer):
     X, y = breast_cancer
-    with pytest.raises(ValueError, match=r"row 0 of X has norm .* > 1"):
+    with pytest.raises(ValueError, match=r"row 0 has norm .* > 1: a certificate needs"):
         CertifiedLogisticRegression(normalize="none").fit(X, y)
     with pytest.raises(ValueError, match="normalize must be one of"):
         CertifiedLogisticRegression(normalize="l2").fit(X, y)

@@ -116,7 +116,7 @@ class _CertifiedBase(BaseEstimator):
         params = self._params_json()
         seed = self._seed()
         scale = fit_scale(X, self.normalize)
-        Xn = np.ascontiguousarray(normalize_rows(X, self.normalize, scale, training=True))
+        Xn = np.ascontiguousarray(normalize_rows(X, self.normalize, scale))
         y_encoded = np.ascontiguousarray(y_encoded, dtype=np.float64)
         core = _core.Model.fit(Xn, y_encoded, params, seed)
         self._core = core
@@ -128,12 +128,15 @@ class _CertifiedBase(BaseEstimator):
         self._refresh()
         return self
 
-    def _refresh(self):
-        """Fitted attributes from the core's current weights."""
+    def _refresh(self, trained=True):
+        """Fitted attributes from the core's current weights; ``trained`` when the core has
+        (re)trained since the last refresh (a removal that did not retrain leaves the
+        training summary, hence ``n_iter_``, as it was)."""
         w = self._core.weights().T  # K × d, on the normalised rows
         self.weights_ = w
-        # Solver iterations of the last (re)training, summed over class models.
-        self.n_iter_ = json.loads(self._core.train_summary_json())["iterations"]
+        if trained:
+            # Solver iterations of the last (re)training, summed over class models.
+            self.n_iter_ = json.loads(self._core.train_summary_json())["iterations"]
         self.coef_ = self._coef(w / self.scale_ if self.normalize == "max_norm" else w)
 
     def _coef(self, w):
@@ -142,7 +145,7 @@ class _CertifiedBase(BaseEstimator):
     def _decision(self, X):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        Xn = normalize_rows(X, self.normalize, self.scale_, training=False)
+        Xn = normalize_rows(X, self.normalize, self.scale_)
         return self._core.decision_function(np.ascontiguousarray(Xn))
 
     # -- removal ----------------------------------------------------------------------------
@@ -170,7 +173,7 @@ class _CertifiedBase(BaseEstimator):
         cert = Certificate(json.loads(self._core.remove(rows)))
         self._fit_state["requests"].append(rows)
         self.certificates_.append(cert)
-        self._refresh()
+        self._refresh(trained=cert.retrained)
         return cert
 
     @property

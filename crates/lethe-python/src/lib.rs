@@ -9,6 +9,7 @@
 //! |---|---|
 //! | [`model::Model`] | a [`lethe_removal::CertifiedModel`]: training, certified removal, decision values |
 //! | [`experiment`] | `run_experiment`: a config held in memory through lethe-experiments' runner; `result_tables` |
+//! | [`values`] | result-file JSON values as Python objects (a removal's certificate) |
 //! | [`errors`] | lethe's typed errors as `lethe.LetheError` (a `ValueError`) with lethe's message |
 //!
 //! Every heavy call (training, removal, a whole experiment) releases the GIL.
@@ -17,6 +18,7 @@ pub mod arrays;
 pub mod errors;
 pub mod experiment;
 pub mod model;
+pub mod values;
 
 use pyo3::prelude::*;
 

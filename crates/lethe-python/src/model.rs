@@ -14,6 +14,7 @@ use pyo3::prelude::*;
 
 use crate::arrays::{dataset, matrix, to_numpy};
 use crate::errors::to_py;
+use crate::values::to_python;
 
 /// A trained certified model (binary, one-vs-rest, or squared loss).
 #[pyclass(module = "lethe._core")]
@@ -45,14 +46,14 @@ impl Model {
     }
 
     /// Removes the rows `indices` (0-based positions in the training data) as one request and
-    /// returns its `Certificate` as JSON (non-finite numbers as `"inf"`/`"-inf"`, NaN as
-    /// null, as in result files). A request that fails validation changes nothing. Releases
-    /// the GIL.
-    fn remove(&mut self, py: Python<'_>, indices: Vec<usize>) -> PyResult<String> {
+    /// returns its `Certificate` as a dict of its serde fields (±∞ as floats, NaN as None; see
+    /// [`crate::values`]). A request that fails validation changes nothing. Releases the GIL
+    /// while removing.
+    fn remove<'py>(&mut self, py: Python<'py>, indices: Vec<usize>) -> PyResult<Bound<'py, PyAny>> {
         let inner = &mut self.inner;
         let cert = py.detach(|| inner.remove(&indices)).map_err(to_py)?;
         let v = lethe_experiments::json::to_value(&cert).map_err(to_py)?;
-        serde_json::to_string(&v).map_err(to_py)
+        to_python(py, &v)
     }
 
     /// Decision values X W (n × K, K = 1 for a binary or squared-loss model).

@@ -66,10 +66,20 @@ class Certificate:
     __slots__ = FIELDS
 
     def __init__(self, fields):
-        fields = _floats(dict(fields))
-        missing = [f for f in FIELDS if f not in fields]
-        extra = sorted(set(fields) - set(FIELDS))
-        if missing or extra:
+        self._set(_floats(dict(fields)))
+
+    @classmethod
+    def _from_core(cls, fields):
+        """From the dict ``lethe._core.Model.remove`` builds, whose ±∞ are floats already."""
+        cert = cls.__new__(cls)
+        cert._set(fields)
+        return cert
+
+    def _set(self, fields):
+        """Every field from ``fields``, which must hold exactly the names of FIELDS."""
+        if len(fields) != len(FIELDS) or not all(f in fields for f in FIELDS):
+            missing = [f for f in FIELDS if f not in fields]
+            extra = sorted(set(fields) - set(FIELDS))
             raise ValueError(
                 f"certificate fields do not match lethe's Certificate: missing {missing}, "
                 f"unknown {extra}"

@@ -160,17 +160,11 @@ class _CertifiedBase(BaseEstimator):
         changes nothing. Past the budget the model is retrained on the remaining rows with a
         fresh b (Algorithm 2); ``n_retrains_`` counts those.
         """
-        check_is_fitted(self)
+        if getattr(self, "_core", None) is None:
+            check_is_fitted(self)  # raises NotFittedError
         n = self._fit_state["X"].shape[0]
-        idx = [indices] if np.ndim(indices) == 0 else list(np.asarray(indices).ravel())
-        rows = []
-        for i in idx:
-            if isinstance(i, (bool, np.bool_)) or not isinstance(i, (numbers.Integral,)):
-                raise TypeError(f"row indices must be integers, got {i!r}")
-            if not 0 <= int(i) < n:
-                raise IndexError(f"row {int(i)} does not exist (fit was given {n} rows)")
-            rows.append(int(i))
-        cert = Certificate(json.loads(self._core.remove(rows)))
+        rows = [_row_index(i, n) for i in _index_list(indices)]
+        cert = Certificate._from_core(self._core.remove(rows))
         self._fit_state["requests"].append(rows)
         self.certificates_.append(cert)
         self._refresh(trained=cert.retrained)
@@ -328,3 +322,20 @@ class CertifiedRidge(RegressorMixin, _CertifiedBase):
     def predict(self, X):
         """X w."""
         return self._decision(X)[:, 0]
+
+
+def _index_list(indices):
+    """``indices`` as a list: one int, or the elements of a list, tuple or array."""
+    if isinstance(indices, list) and all(type(i) is int for i in indices):
+        return indices
+    return [indices] if np.ndim(indices) == 0 else list(np.asarray(indices).ravel())
+
+
+def _row_index(i, n):
+    """``i`` as a row position in 0..n: an int or numpy integer, not a bool."""
+    if isinstance(i, (bool, np.bool_)) or not isinstance(i, numbers.Integral):
+        raise TypeError(f"row indices must be integers, got {i!r}")
+    i = int(i)
+    if not 0 <= i < n:
+        raise IndexError(f"row {i} does not exist (fit was given {n} rows)")
+    return i

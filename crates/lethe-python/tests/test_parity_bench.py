@@ -31,7 +31,9 @@ def test_parity_benchmark_runs_and_records_identical_models(tmp_path, monkeypatc
     (round_,) = result["rounds"]
     assert round_["rust"]["weights_sha256_after_second"] == \
         round_["python"]["weights_sha256_after_second"]
-    for op in ("fit", "first_removal", "second_removal"):
+    assert round_["rust"]["weights_sha256_after_reused"] == \
+        round_["python"]["weights_sha256_after_reused"]
+    for op in ("fit", "first_removal", "second_removal", "reused_removal"):
         s = result["summary"][op]
         assert s["rust_seconds"]["median"] > 0 and s["python_seconds"]["median"] > 0
         assert isinstance(s["within_10_percent"], bool)

@@ -154,7 +154,7 @@ fn time_rounds(dir: &Path, params: &str, seed: u64, rounds: usize) -> Result<(),
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let m = values.len() / 2;
-    if values.len() % 2 == 0 {
+    if values.len().is_multiple_of(2) {
         (values[m - 1] + values[m]) / 2.0
     } else {
         values[m]

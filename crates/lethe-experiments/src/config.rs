@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use lethe_data::{LabelColumn, RowNormalization};
 use lethe_mia::attacks::{Lira, LiraScoring, Rmia, VarianceMode};
+use lethe_mia::game::GameStatistic;
 use lethe_mia::metrics::BootstrapOptions;
 use lethe_mia::reference::ReferenceTraining;
 use lethe_mia::scores::Statistic;
@@ -536,6 +537,32 @@ pub struct AuditConfig {
     /// seeded sample; default: every training and test row outside the evaluated rows).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub population_size: Option<usize>,
+    /// The certified-removal game (`crate::game`): T unlearned draws against T retrained
+    /// draws, an (ε, δ) lower bound at `epsilon_confidence` and `epsilon_delta` next to the
+    /// mechanism's claim. Absent: not played.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub game: Option<GameConfig>,
+}
+
+/// `audit.game`: draws per side and the statistics the selection half chooses from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GameConfig {
+    /// Unlearned draws and retrained draws T, each (≥ 4; default 1000).
+    #[serde(default = "default_game_trials")]
+    pub trials: usize,
+    /// `forget_loss`, `projection`, `distance` (`lethe_mia::game::GameStatistic`; default
+    /// all; SISA's ensemble uses `forget_loss` only).
+    #[serde(default = "all_game_statistics")]
+    pub statistics: Vec<GameStatistic>,
+}
+
+fn default_game_trials() -> usize {
+    1000
+}
+
+fn all_game_statistics() -> Vec<GameStatistic> {
+    GameStatistic::ALL.to_vec()
 }
 
 /// One entry of `audit.attacks`: a statistic name (a threshold attack) or an attack object.
@@ -873,6 +900,13 @@ const AUDIT: &[Field] = &[
     opt("epsilon_confidence", Kind::Leaf(open_unit)),
     opt("epsilon_delta", Kind::Leaf(check_delta)),
     opt("population_size", Kind::Leaf(pos_int)),
+    opt("game", Kind::Object(AUDIT_GAME)),
+];
+
+/// `audit.game`.
+const AUDIT_GAME: &[Field] = &[
+    opt("trials", Kind::Leaf(check_game_trials)),
+    opt("statistics", Kind::Leaf(check_game_statistics)),
 ];
 
 /// `audit.attacks[i]` with `"attack": "lira"`.
@@ -1558,6 +1592,32 @@ fn strip_tag(v: &Value) -> Value {
         m.remove("attack");
     }
     v
+}
+
+fn check_game_trials(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {
+    match v.as_u64() {
+        Some(n) if (4..=crate::memory::MAX_GAME_TRIALS).contains(&n) => {}
+        _ => out.push(ConfigIssue::new(
+            path,
+            format!(
+                "expected an integer from 4 (2 draws to choose the test, 2 to count, per side) \
+                 to {}, found {}",
+                crate::memory::MAX_GAME_TRIALS,
+                shown(v)
+            ),
+        )),
+    }
+}
+
+fn check_game_statistics(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {
+    match serde_json::from_value::<Vec<GameStatistic>>(v.clone()) {
+        Ok(s) if s.is_empty() => out.push(ConfigIssue::new(
+            path,
+            "expected at least one of `forget_loss`, `projection`, `distance`",
+        )),
+        Ok(_) => {}
+        Err(e) => out.push(ConfigIssue::new(path, format!("{e} (found {})", shown(v)))),
+    }
 }
 
 fn check_n_reference(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {

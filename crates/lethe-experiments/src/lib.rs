@@ -34,6 +34,7 @@ pub mod data;
 pub mod data_files;
 pub mod error;
 pub mod files;
+pub mod game;
 pub mod json;
 pub mod memory;
 pub mod report;

@@ -789,19 +789,22 @@ fn unlearned_certification(
 }
 
 /// The reference retrain's model and cost.
-struct Retrained {
-    weights: DMatrix<f64>,
-    classes: Vec<Option<f64>>,
-    seconds: f64,
-    iterations: usize,
-    residual: f64,
+pub(crate) struct Retrained {
+    pub(crate) weights: DMatrix<f64>,
+    pub(crate) classes: Vec<Option<f64>>,
+    pub(crate) seconds: f64,
+    pub(crate) iterations: usize,
+    pub(crate) residual: f64,
 }
 
-/// Trains a fresh model on the remaining rows (reference retrain).
-fn reference_retrain(
+/// Trains a fresh model on the remaining rows (Algorithm 1 with b from the
+/// [`REFERENCE_RETRAIN_STREAM`]s of `seed`): the run's reference retrain with the experiment
+/// seed, the game's retrained draws with theirs.
+pub(crate) fn reference_retrain(
     cfg: &ExperimentConfig,
     train: &Dataset,
     active: &[bool],
+    seed: u64,
 ) -> Result<Retrained> {
     let params = certified_params(cfg).model;
     let sets = label_sets(train, params.loss)?;
@@ -813,7 +816,7 @@ fn reference_retrain(
     for (k, (class, labels)) in sets.iter().enumerate() {
         let b = params.draw_noise(
             train.n_features(),
-            cfg.seed,
+            seed,
             Stream::Other(REFERENCE_RETRAIN_STREAM + k as u64),
         )?;
         let m = params.fit_parts(train.features(), labels, Some(active), b, None)?;
@@ -1093,7 +1096,7 @@ pub fn run_point(
         seconds: ref_seconds,
         iterations: ref_iterations,
         residual: ref_residual,
-    } = reference_retrain(cfg, &train, &active)?;
+    } = reference_retrain(cfg, &train, &active, cfg.seed)?;
     timings.reference_retrain = ref_seconds;
     let final_weights = strategy.weights();
     let reference = RetrainRecord {
@@ -1267,7 +1270,7 @@ pub fn run_point(
                             control: false,
                         });
                     }
-                    run_audit(
+                    let mut record = run_audit(
                         cfg,
                         audit_config,
                         &data,
@@ -1275,7 +1278,20 @@ pub fn run_point(
                         &removed,
                         &remaining,
                         &targets,
-                    )?
+                    )?;
+                    if let Some(game) = &audit_config.game {
+                        progress.phase("certified-removal game");
+                        record.game = Some(crate::game::run_game(
+                            cfg,
+                            game,
+                            audit_config.epsilon_confidence,
+                            audit_config.epsilon_delta.unwrap_or(cfg.certificate.delta),
+                            &train,
+                            &requests[..served],
+                            run_guarantee(cfg, strategy.guarantee()),
+                        )?);
+                    }
+                    record
                 }
                 _ => AuditRecord::skipped(format!(
                     "strategy `{}` releases a model the audit cannot read (neither single \

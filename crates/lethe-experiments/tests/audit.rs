@@ -195,7 +195,8 @@ fn the_audit_attacks_every_strategy_with_lira_and_rmia_and_reports_epsilon() {
                         let ce = c["epsilon"].as_f64().unwrap();
                         assert_eq!(Some(ce), run["summary"]["epsilon_spent_final"].as_f64());
                         assert_eq!(c["delta"], 1e-4);
-                        assert_eq!(e["exceeds_certified"], json!(eps > ce));
+                        // one model's rows are no trials of a certificate with ε > 0
+                        assert!(e.get("exceeds_certified").is_none(), "{e}");
                     }
                     "exact" | "reference" => {
                         assert_eq!(c["epsilon"], 0.0);

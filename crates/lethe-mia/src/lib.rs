@@ -11,6 +11,7 @@
 //! | [`attacks`] | LOSS/threshold (Yeom), shadow models (Shokri), LiRA online/offline (Carlini), RMIA (Zarifzadeh), the difference attack (Chen) and U-LiRA (Hayes) |
 //! | [`reference`](mod@reference) | reference models trained like the target, in parallel, from seeds |
 //! | [`EnsembleModel`] | an ensemble target (SISA's shards): what the attacks see of it is documented in [`TargetModel`]'s module, re-exported here |
+//! | [`game`] | the certified-removal game: an (ε, δ) lower bound from many unlearned and retrained draws, the comparison the theorem makes |
 //! | [`metrics`] | exact ROC, AUC, TPR at low FPR, advantage, bootstrap intervals, empirical ε lower bounds |
 //!
 //! Every random choice comes from named ChaCha20 streams of one seed, so results do not
@@ -40,6 +41,7 @@
 
 pub mod attacks;
 mod error;
+pub mod game;
 pub mod metrics;
 pub mod reference;
 pub mod scores;

@@ -32,6 +32,9 @@ pub(crate) enum Purpose {
     /// How the rows of reference/shadow model k are split among the members of an ensemble
     /// (index: the model's noise index k).
     EnsemblePartition = 10,
+    /// The selection/evaluation split of the certified-removal game's draws (index 0:
+    /// unlearned, 1: retrained).
+    GameSplit = 11,
 }
 
 /// The stream of `purpose` number `index` under `seed`.

@@ -175,6 +175,19 @@ pub fn estimate(cfg: &ExperimentConfig, shape: &Shape, threads: usize) -> Estima
             advice: "use fewer bootstrap replicates".into(),
             bytes: reps * (F64 * (BOOTSTRAP_TARGETS + 2) + 40),
         });
+        if let Some(game) = &audit.game {
+            let trials = game.trials as u128;
+            parts.push(Part {
+                what: format!(
+                    "certified-removal game ({trials} unlearned and {trials} retrained draws, \
+                     their weights kept; {threads} draw(s) trained at once)"
+                ),
+                path: "$.audit.game.trials".into(),
+                advice: "play fewer draws (audit.game.trials)".into(),
+                bytes: 2 * trials * (d as u128 * F64 + 64)
+                    + threads * (2 * sq(d) + n * d as u128) * F64,
+            });
+        }
     }
     parts.retain(|p| p.bytes > 0);
     Estimate { parts }

@@ -23,6 +23,10 @@ pub use limit::{LimitSource, MAX_MEMORY_ENV, MemoryLimit, format_bytes, parse_si
 /// data's shape, and so the estimate, is not known before loading (CSV files).
 pub const MAX_REFERENCE_MODELS: u64 = 1 << 16;
 
+/// The most draws per side of `audit.game.trials`: 10⁶ resolves ε lower bounds up to about
+/// ln(10⁶/2) ≈ 13, far past any certificate worth auditing.
+pub const MAX_GAME_TRIALS: u64 = 1_000_000;
+
 /// The most bootstrap replicates of `audit.bootstrap.reps` (each costs a pass over the scores
 /// and about 80 bytes until the intervals are read off); 10⁷ is far past where percentile
 /// intervals stop changing.

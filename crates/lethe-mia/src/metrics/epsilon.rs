@@ -381,7 +381,32 @@ pub fn empirical_epsilon_from_scores(
     };
     let (sel_m, eval_m) = split(members, 0);
     let (sel_n, eval_n) = split(nonmembers, 1);
+    let (_, threshold, reversed) = select_threshold(&sel_m, &sel_n, delta, confidence)?;
+    let bound = bound_at_threshold(&eval_m, &eval_n, threshold, reversed, delta, confidence)?;
+    Ok(ScoreEpsilon {
+        bound,
+        threshold,
+        reversed,
+        selection_members: sel_m.len(),
+        selection_nonmembers: sel_n.len(),
+        seed,
+    })
+}
 
+/// The threshold test that maximises the ε lower bound on *selection* trials: among up to 512
+/// candidate thresholds spread over the ROC, in both orientations ("score ≥ t" and
+/// "score ≤ t"). Returns (the selection trials' bound, threshold, reversed). The bound it
+/// returns is optimistic (chosen and counted on the same trials): use it only to pick a test,
+/// then count on fresh trials with [`bound_at_threshold`].
+///
+/// # Errors
+/// Score errors as [`super::roc`]; [`MiaError::Numerical`] if no candidate threshold exists.
+pub(crate) fn select_threshold(
+    members: &[f64],
+    nonmembers: &[f64],
+    delta: f64,
+    confidence: f64,
+) -> Result<(f64, f64, bool)> {
     // (bound, threshold, reversed)
     let mut best: Option<(f64, f64, bool)> = None;
     for reversed in [false, true] {
@@ -392,7 +417,7 @@ pub fn empirical_epsilon_from_scores(
                 v.to_vec()
             }
         };
-        let roc = Roc::from_ranked(&Ranked::new(&orient(&sel_m), &orient(&sel_n))?);
+        let roc = Roc::from_ranked(&Ranked::new(&orient(members), &orient(nonmembers))?);
         let (p, n) = (roc.n_members(), roc.n_nonmembers());
         for i in candidate_points(&roc, 512) {
             let pt = roc.points()[i];
@@ -411,10 +436,26 @@ pub fn empirical_epsilon_from_scores(
             }
         }
     }
-    let (_, threshold, reversed) = best.ok_or(MiaError::Numerical {
+    best.ok_or(MiaError::Numerical {
         what: "empirical epsilon",
         reason: "no candidate threshold".into(),
-    })?;
+    })
+}
+
+/// [`empirical_epsilon_lower_bound`] of the fixed test "member iff score ≥ threshold" (or
+/// "≤" when `reversed`) counted on `members` and `nonmembers`, which must not have been used
+/// to choose the test.
+///
+/// # Errors
+/// As [`empirical_epsilon_lower_bound`].
+pub(crate) fn bound_at_threshold(
+    members: &[f64],
+    nonmembers: &[f64],
+    threshold: f64,
+    reversed: bool,
+    delta: f64,
+    confidence: f64,
+) -> Result<EpsilonBound> {
     let predicted = |s: f64| {
         if reversed {
             s <= threshold
@@ -422,24 +463,16 @@ pub fn empirical_epsilon_from_scores(
             s >= threshold
         }
     };
-    let tp = eval_m.iter().filter(|&&s| predicted(s)).count() as u64;
-    let fp = eval_n.iter().filter(|&&s| predicted(s)).count() as u64;
-    let bound = empirical_epsilon_lower_bound(
+    let tp = members.iter().filter(|&&s| predicted(s)).count() as u64;
+    let fp = nonmembers.iter().filter(|&&s| predicted(s)).count() as u64;
+    empirical_epsilon_lower_bound(
         tp,
-        eval_m.len() as u64 - tp,
+        members.len() as u64 - tp,
         fp,
-        eval_n.len() as u64 - fp,
+        nonmembers.len() as u64 - fp,
         delta,
         confidence,
-    )?;
-    Ok(ScoreEpsilon {
-        bound,
-        threshold,
-        reversed,
-        selection_members: sel_m.len(),
-        selection_nonmembers: sel_n.len(),
-        seed,
-    })
+    )
 }
 
 #[cfg(test)]

@@ -72,7 +72,9 @@ fn overfit_model_leaks_and_unseen_model_does_not() {
         ThresholdAttack::confidence(),
         ThresholdAttack::modified_entropy(),
     ] {
-        let m = eval(&attack.run(&overfit, &candidates).unwrap(), &is_member);
+        let out = attack.run(&overfit, &candidates).unwrap();
+        assert_eq!(out.descriptor.label(), attack.statistic.name());
+        let m = eval(&out, &is_member);
         println!("synthetic {attack:?}: {:?}", m.auc_ci);
         assert!(m.auc_ci.lower > 0.5, "{attack:?}: {:?}", m.auc_ci);
     }
@@ -115,6 +117,7 @@ fn lira_online_and_offline_beat_chance_and_match_loss() {
         (Some(32), Some(true), Some(1))
     );
     assert!(d.variant.contains("density"));
+    assert_eq!(d.label(), "lira_online");
     let r = d.reference.as_ref().unwrap();
     assert_eq!(r.mean_training_size, 40.0);
 
@@ -144,6 +147,7 @@ fn lira_online_and_offline_beat_chance_and_match_loss() {
                 m.auc_ci
             );
         }
+        assert_eq!(out.descriptor.label(), "lira_offline");
         let json = serde_json::to_string(&out.descriptor).unwrap();
         assert!(json.contains("offline"), "{json}");
         assert!(json.contains(match scoring {
@@ -296,6 +300,7 @@ fn shadow_models_beat_chance() {
         println!("shadow {features:?}: {:?}", m.auc_ci);
         assert!(m.auc_ci.lower > 0.5, "{features:?}: {:?}", m.auc_ci);
         assert_eq!(out.descriptor.n_reference, Some(3));
+        assert_eq!(out.descriptor.label(), "shadow_models_offline");
     }
     // the population must hold the disjoint blocks
     let too_many = ShadowAttack {

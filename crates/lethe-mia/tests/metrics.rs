@@ -88,6 +88,9 @@ fn perfect_separation_and_reversal() {
     assert_eq!(m.advantage, 1.0);
     assert_eq!(m.balanced_accuracy, 1.0);
     assert!((m.fpr_resolution - 1.0 / 70.0).abs() < 1e-15);
+    // 70 non-members: neither 0.1 % nor 1 % FPR is attainable, both TPRs are at FPR = 0
+    assert!(m.tpr_at_0_1pct_fpr_below_resolution);
+    assert!(m.tpr_at_1pct_fpr_below_resolution);
 
     let r = evaluate(&low, &high, &EvaluationOptions::default()).unwrap();
     assert_eq!(r.auc, 0.0);
@@ -95,6 +98,31 @@ fn perfect_separation_and_reversal() {
     assert!(r.leak_flag, "an AUC far below 0.5 is a leak too");
     assert_eq!(r.advantage, 0.0);
     assert_eq!(r.tpr_at_1pct_fpr, 0.0);
+}
+
+#[test]
+fn fpr_levels_below_the_resolution_are_flagged() {
+    use lethe_mia::metrics::below_resolution;
+    // 140 non-members: resolution 0.71 %, so "0.1 % FPR" is FPR = 0 but 1 % is attainable
+    let m = evaluate(&[1.0; 10], &[0.0; 140], &EvaluationOptions::default()).unwrap();
+    assert!((m.fpr_resolution - 1.0 / 140.0).abs() < 1e-15);
+    assert!(m.tpr_at_0_1pct_fpr_below_resolution);
+    assert!(!m.tpr_at_1pct_fpr_below_resolution);
+    // exactly at the resolution (100 non-members, 1 %) is attainable, not below it
+    assert!(!below_resolution(0.01, 1.0 / 100.0));
+    assert!(below_resolution(0.01, 1.0 / 99.0));
+    assert!(!below_resolution(0.001, 1.0 / 1000.0));
+    assert!(below_resolution(0.001, 1.0 / 999.0));
+    let json = serde_json::to_value(&m).unwrap();
+    assert_eq!(json["tpr_at_0_1pct_fpr_below_resolution"], true);
+    assert_eq!(json["tpr_at_1pct_fpr_below_resolution"], false);
+    // older result files without the flags still read
+    let mut old = json.clone();
+    let o = old.as_object_mut().unwrap();
+    o.remove("tpr_at_0_1pct_fpr_below_resolution");
+    o.remove("tpr_at_1pct_fpr_below_resolution");
+    let back: lethe_mia::metrics::AttackMetrics = serde_json::from_value(old).unwrap();
+    assert!(!back.tpr_at_0_1pct_fpr_below_resolution);
 }
 
 #[test]
@@ -116,6 +144,7 @@ fn metrics_serialise_without_nulls() {
     );
     // the low-FPR region keeps its resolution for log-scale plots
     assert!(m.roc.iter().filter(|p| p.fpr > 0.0 && p.fpr < 0.01).count() >= 10);
+    assert!(!m.tpr_at_0_1pct_fpr_below_resolution && !m.tpr_at_1pct_fpr_below_resolution);
     let json = serde_json::to_string(&m).unwrap();
     assert!(!json.contains("null"));
     for key in [
@@ -123,6 +152,8 @@ fn metrics_serialise_without_nulls() {
         "\"auc_ci\"",
         "\"tpr_at_0_1pct_fpr\"",
         "\"tpr_at_1pct_fpr\"",
+        "\"fpr_resolution\"",
+        "\"tpr_at_1pct_fpr_below_resolution\"",
         "\"advantage\"",
         "\"balanced_accuracy\"",
         "\"leak_flag\"",

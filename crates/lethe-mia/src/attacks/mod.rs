@@ -91,6 +91,19 @@ impl AttackDescriptor {
         }
     }
 
+    /// A short, stable label of the attack for tables of per-example scores: the statistic
+    /// for threshold attacks (`loss`, `confidence`, …), `<attack>_online` or
+    /// `<attack>_offline` for attacks that are one or the other (`lira_online`,
+    /// `rmia_offline`, `shadow_models_offline`, …), the attack name otherwise (`difference`, …).
+    pub fn label(&self) -> String {
+        match (self.attack.as_str(), self.online) {
+            ("loss_threshold" | "threshold", _) => self.statistic.clone(),
+            (name, Some(true)) => format!("{name}_online"),
+            (name, Some(false)) => format!("{name}_offline"),
+            (name, None) => name.to_string(),
+        }
+    }
+
     pub(crate) fn param(mut self, name: &str, value: impl Into<serde_json::Value>) -> Self {
         self.parameters.insert(name.into(), value.into());
         self

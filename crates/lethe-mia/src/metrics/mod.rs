@@ -73,11 +73,13 @@ pub struct AttackMetrics {
     pub auc: f64,
     /// Bootstrap interval of the AUC.
     pub auc_ci: ConfidenceInterval,
-    /// TPR at FPR ≤ 0.1 % (largest attainable; see [`Roc::tpr_at_fpr`]).
+    /// TPR at FPR ≤ 0.1 % (largest attainable; see [`Roc::tpr_at_fpr`]). With fewer than
+    /// 1000 non-members this is the TPR at FPR = 0 (see
+    /// [`AttackMetrics::tpr_at_0_1pct_fpr_below_resolution`]).
     pub tpr_at_0_1pct_fpr: f64,
     /// Its bootstrap interval.
     pub tpr_at_0_1pct_fpr_ci: ConfidenceInterval,
-    /// TPR at FPR ≤ 1 %.
+    /// TPR at FPR ≤ 1 % (the TPR at FPR = 0 with fewer than 100 non-members).
     pub tpr_at_1pct_fpr: f64,
     /// Its bootstrap interval.
     pub tpr_at_1pct_fpr_ci: ConfidenceInterval,
@@ -88,6 +90,14 @@ pub struct AttackMetrics {
     /// The smallest non-zero FPR the data can show, `1 / n_nonmembers`: TPR at a smaller FPR
     /// target is the TPR at FPR = 0.
     pub fpr_resolution: f64,
+    /// Whether the 0.1 % FPR level is below [`AttackMetrics::fpr_resolution`] (fewer than
+    /// 1000 non-members): `tpr_at_0_1pct_fpr` is then the TPR at FPR = 0, not at 0.1 %.
+    #[serde(default)]
+    pub tpr_at_0_1pct_fpr_below_resolution: bool,
+    /// Whether the 1 % FPR level is below [`AttackMetrics::fpr_resolution`] (fewer than 100
+    /// non-members): `tpr_at_1pct_fpr` is then the TPR at FPR = 0.
+    #[serde(default)]
+    pub tpr_at_1pct_fpr_below_resolution: bool,
     /// Whether the AUC interval lies entirely above or below 0.5.
     pub leak: Leak,
     /// `leak != Leak::None`.
@@ -117,6 +127,7 @@ pub fn evaluate(
     } else {
         Leak::None
     };
+    let fpr_resolution = 1.0 / nonmembers.len() as f64;
     Ok(AttackMetrics {
         n_members: members.len(),
         n_nonmembers: nonmembers.len(),
@@ -128,12 +139,21 @@ pub fn evaluate(
         tpr_at_1pct_fpr_ci: ci.tpr_at_fpr[1].1,
         advantage: curve.advantage(),
         balanced_accuracy: curve.balanced_accuracy(),
-        fpr_resolution: 1.0 / nonmembers.len() as f64,
+        fpr_resolution,
+        tpr_at_0_1pct_fpr_below_resolution: below_resolution(0.001, fpr_resolution),
+        tpr_at_1pct_fpr_below_resolution: below_resolution(0.01, fpr_resolution),
         leak,
         leak_flag: leak != Leak::None,
         bootstrap: options.bootstrap,
         roc: curve.curve(options.max_roc_points),
     })
+}
+
+/// Whether the FPR level `fpr` is below the resolution `1 / n_nonmembers` of the data, so that
+/// the TPR "at FPR ≤ `fpr`" can only be the TPR at FPR = 0. A level equal to the resolution
+/// (up to rounding, e.g. 0.01 with 100 non-members) is attainable and not below it.
+pub fn below_resolution(fpr: f64, fpr_resolution: f64) -> bool {
+    fpr < fpr_resolution * (1.0 - 1e-12)
 }
 
 /// Splits per-example scores into (member scores, non-member scores) by a membership mask.

@@ -61,6 +61,7 @@ use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::audit_scores::{AuditScores, EntryScores, unique_label};
 use crate::config::{AuditAttack, AuditConfig, ExperimentConfig, ReferenceAttack};
 use crate::data::Prepared;
 use crate::error::Result;
@@ -200,6 +201,9 @@ pub struct AuditEntry {
     /// number of reference models, seeds, the reference models' training and, for ensembles,
     /// the aggregation and the score read (`parameters.population`: the population's rows).
     pub attack: AttackDescriptor,
+    /// The attack's short label in the per-example scores file ([`AttackDescriptor::label`],
+    /// `_2`, `_3`, … appended when an earlier attack of the audit has the same label).
+    pub attack_label: String,
     /// Its metrics (AUC, TPR at low FPR, advantage, intervals, ROC).
     pub metrics: AttackMetrics,
     /// `forget_vs_test` only: the empirical ε lower bound with its confidence, δ, threshold
@@ -244,6 +248,10 @@ pub struct AuditRecord {
     /// The certified-removal game (`audit.game`), when configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub game: Option<crate::game::GameRecord>,
+    /// The per-example scores of every result, relative to the output directory:
+    /// `<name>.scores/<index>-<hash>.csv` (see [`crate::audit_scores`]); null when the run has
+    /// no output directory or the audit was skipped.
+    pub scores: Option<String>,
 }
 
 impl AuditRecord {
@@ -262,6 +270,7 @@ impl AuditRecord {
             reference_sets: 0,
             reference_seconds: 0.0,
             game: None,
+            scores: None,
         }
     }
 }
@@ -281,6 +290,8 @@ fn sample(rows: &[usize], k: usize, seed: u64, purpose: u64) -> Vec<usize> {
 /// One evaluation: k members then k non-members, and the population of its reference models.
 struct Evaluation {
     name: &'static str,
+    /// The members' indices in the training set, then the non-members' in the test set.
+    row_ids: Vec<usize>,
     rows: Dataset,
     population: Option<Dataset>,
 }
@@ -319,6 +330,7 @@ impl Evaluation {
         };
         Ok(Self {
             name,
+            row_ids: members.iter().chain(held_out).copied().collect(),
             rows,
             population,
         })
@@ -506,12 +518,30 @@ pub fn run_audit(
     remaining: &[usize],
     targets: &[AuditTarget],
 ) -> Result<AuditRecord> {
+    run_audit_with_scores(cfg, audit, data, classes, removed, remaining, targets).map(|(r, _)| r)
+}
+
+/// [`run_audit`], and the per-example scores of every result (in the order of
+/// `AuditRecord::results`) for [`crate::audit_scores::ScoresTarget::write`].
+///
+/// # Errors
+/// As [`run_audit`].
+pub fn run_audit_with_scores(
+    cfg: &ExperimentConfig,
+    audit: &AuditConfig,
+    data: &Prepared,
+    classes: &[Option<f64>],
+    removed: &[usize],
+    remaining: &[usize],
+    targets: &[AuditTarget],
+) -> Result<(AuditRecord, AuditScores)> {
     let params = crate::runner::certified_params(cfg).model;
     let test_rows: Vec<usize> = (0..data.test.n_samples()).collect();
     let k = removed.len().min(test_rows.len()).min(remaining.len());
     if k == 0 {
-        return Ok(AuditRecord::skipped(
-            "no removed rows, test rows or remaining rows to compare",
+        return Ok((
+            AuditRecord::skipped("no removed rows, test rows or remaining rows to compare"),
+            AuditScores::default(),
         ));
     }
     let needs_population = audit
@@ -549,12 +579,14 @@ pub fn run_audit(
     let comparable = random_forget_set(cfg);
     let mut cache = ReferenceCache::default();
     let mut results = Vec::new();
+    let mut scores = AuditScores::default();
     for (eval_index, evaluation) in evaluations.iter().enumerate() {
         let forget = eval_index == 0;
         for target in targets.iter().filter(|t| forget || t.control) {
             let class = target.model.class_key();
             let entries = with_target(&target.model, classes, params, |t| {
                 let mut out = Vec::new();
+                let mut labels: Vec<String> = Vec::new();
                 for attack in &audit.attacks {
                     let output = run_attack(
                         attack, cfg.seed, t, class, eval_index, evaluation, &mut cache,
@@ -579,10 +611,21 @@ pub fn run_audit(
                     } else {
                         (None, None, None)
                     };
+                    let attack_label = unique_label(output.descriptor.label(), &labels);
+                    labels.push(attack_label.clone());
+                    scores.entries.push(EntryScores {
+                        evaluation: evaluation.name,
+                        model: target.name,
+                        attack: attack_label.clone(),
+                        rows: evaluation.row_ids.clone(),
+                        n_members: k,
+                        scores: output.scores,
+                    });
                     out.push(AuditEntry {
                         model: target.name.into(),
                         members: evaluation.name.into(),
                         attack: output.descriptor,
+                        attack_label,
                         metrics,
                         empirical_epsilon,
                         certificate,
@@ -598,7 +641,7 @@ pub fn run_audit(
         .iter()
         .filter(|e| e.exceeds_certified == Some(true))
         .count();
-    Ok(AuditRecord {
+    let record = AuditRecord {
         n_members: k,
         n_nonmembers: k,
         results,
@@ -618,5 +661,7 @@ pub fn run_audit(
         reference_sets: cache.sets.len(),
         reference_seconds: cache.seconds,
         game: None,
-    })
+        scores: None,
+    };
+    Ok((record, scores))
 }

@@ -10,6 +10,7 @@
 //! | [`data_files`] | provenance of data files: name relative to the data directory, size, SHA-256 |
 //! | [`runner`] | one grid point: training, removals, reference retrain, audit, comparison |
 //! | [`audit`] | the membership-inference audit of a run: models, rows, reference models, empirical vs certified ε |
+//! | [`audit_scores`] | the per-example scores of an audit, a CSV file beside the result |
 //! | [`sweep`] | a whole sweep: parallel points, shards, resume, atomic point and result files |
 //! | [`report`] | Markdown tables and SVG plots from result files |
 //! | [`tables`] | flat CSV tables of a result (`lethe run --tables csv`) |
@@ -29,6 +30,7 @@
 //! ```
 
 pub mod audit;
+pub mod audit_scores;
 pub mod config;
 pub mod data;
 pub mod data_files;

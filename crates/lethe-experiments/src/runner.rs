@@ -19,8 +19,9 @@ use serde_json::Value;
 
 use crate::audit::{
     AUDIT_SISA_RETRAIN_STREAM, AuditModel, AuditTarget, CertificateKind, Certification,
-    derived_seed, run_audit,
+    derived_seed, run_audit_with_scores,
 };
+use crate::audit_scores::ScoresTarget;
 use crate::config::{ExperimentConfig, Indices};
 use crate::data::{DataCache, DataContext, DataInfo};
 use crate::error::{ExperimentError, Result};
@@ -856,6 +857,7 @@ pub fn run_point(
     cache: &DataCache,
     progress: &dyn PointProgress,
     ledger_target: Option<&LedgerTarget>,
+    scores_target: Option<&ScoresTarget>,
     budget: Option<&PointBudget>,
 ) -> Result<RunRecord> {
     let start = Instant::now();
@@ -1205,7 +1207,8 @@ pub fn run_point(
         residual_norm_final: last.and_then(|r| r.residual_norm),
     };
 
-    let audit = match &cfg.audit {
+    let mut audit_scores = None;
+    let mut audit = match &cfg.audit {
         Some(audit_config) => {
             progress.phase("audit");
             let t = Instant::now();
@@ -1270,7 +1273,7 @@ pub fn run_point(
                             control: false,
                         });
                     }
-                    let mut record = run_audit(
+                    let (mut record, scores) = run_audit_with_scores(
                         cfg,
                         audit_config,
                         &data,
@@ -1291,6 +1294,7 @@ pub fn run_point(
                             run_guarantee(cfg, strategy.guarantee()),
                         )?);
                     }
+                    audit_scores = Some(scores);
                     record
                 }
                 _ => AuditRecord::skipped(format!(
@@ -1323,6 +1327,17 @@ pub fn run_point(
         }
         None => None,
     };
+
+    // Written last, so that a point failing before this leaves no scores file.
+    if let (Some(target), Some(record), Some(scores)) =
+        (scores_target, audit.as_mut(), audit_scores)
+    {
+        if record.skipped.is_none() {
+            let t = Instant::now();
+            record.scores = Some(target.write(&scores)?);
+            timings.audit += t.elapsed().as_secs_f64();
+        }
+    }
 
     timings.total = start.elapsed().as_secs_f64();
     Ok(RunRecord {

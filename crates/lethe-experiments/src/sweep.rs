@@ -35,6 +35,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
+use crate::audit_scores::{ScoresTarget, scores_dir_name};
 use crate::config::{self, LoadedConfig, PointSpec};
 use crate::data::{self, DataCache, DataContext};
 use crate::error::{ConfigIssue, ConfigIssues, ExperimentError, Result};
@@ -573,6 +574,7 @@ pub fn run_loaded(loaded: &LoadedConfig, opts: &RunOptions) -> Result<RunSummary
     crate::files::check_writable_dir(&points_dir(&opts.out_dir, &name))?;
     crate::files::clean_stale_tmp(&opts.out_dir);
     crate::files::clean_stale_tmp(&points_dir(&opts.out_dir, &name));
+    crate::files::clean_stale_tmp(&opts.out_dir.join(scores_dir_name(&name)));
     // Create missing noise key files once, before points run in parallel.
     for p in &pending {
         noise_key(&p.config, &ctx)?;
@@ -605,6 +607,8 @@ pub fn run_loaded(loaded: &LoadedConfig, opts: &RunOptions) -> Result<RunSummary
                 let bar = display.start_point(p.spec.index, &what);
                 let ledger =
                     LedgerTarget::new(&opts.out_dir, &name, p.spec.index, &p.hash, opts.force);
+                let scores =
+                    ScoresTarget::new(&opts.out_dir, &name, p.spec.index, &p.hash, opts.force);
                 let result = run_point(
                     &p.config,
                     p.spec.index,
@@ -616,6 +620,7 @@ pub fn run_loaded(loaded: &LoadedConfig, opts: &RunOptions) -> Result<RunSummary
                     &cache,
                     &bar,
                     Some(&ledger),
+                    Some(&scores),
                     Some(&budget),
                 )
                 .map_err(|e| match e {

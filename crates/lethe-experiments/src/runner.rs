@@ -1331,12 +1331,11 @@ pub fn run_point(
     // Written last, so that a point failing before this leaves no scores file.
     if let (Some(target), Some(record), Some(scores)) =
         (scores_target, audit.as_mut(), audit_scores)
+        && record.skipped.is_none()
     {
-        if record.skipped.is_none() {
-            let t = Instant::now();
-            record.scores = Some(target.write(&scores)?);
-            timings.audit += t.elapsed().as_secs_f64();
-        }
+        let t = Instant::now();
+        record.scores = Some(target.write(&scores)?);
+        timings.audit += t.elapsed().as_secs_f64();
     }
 
     timings.total = start.elapsed().as_secs_f64();

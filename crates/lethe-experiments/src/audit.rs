@@ -58,7 +58,7 @@ use lethe_mia::{
 use lethe_models::{LinearModel, LinearModelParams, OneVsRestModel, SolverReport};
 use lethe_removal::{DeletionOrder, RemovalStrategy, SisaAggregation, SisaStrategy};
 use nalgebra::{DMatrix, DVector};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::audit_scores::{AuditScores, EntryScores, unique_label};
@@ -248,10 +248,31 @@ pub struct AuditRecord {
     /// The certified-removal game (`audit.game`), when configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub game: Option<crate::game::GameRecord>,
+    /// Paired comparisons on the forget set: for every attack, AUC(unlearned) − AUC(retrain) and
+    /// AUC(original) − AUC(retrain) on the same rows and bootstrap draws. The report aggregates
+    /// the unlearned differences over seeds (sign-flip test, Holm) into its paired verdicts.
+    pub paired: Vec<PairedComparison>,
     /// The per-example scores of every result, relative to the output directory:
     /// `<name>.scores/<index>-<hash>.csv` (see [`crate::audit_scores`]); null when the run has
     /// no output directory or the audit was skipped.
     pub scores: Option<String>,
+}
+
+/// One model against the retrain it is compared with, on the same members, non-members and
+/// bootstrap draws (see [`AuditRecord::paired`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PairedComparison {
+    /// The evaluation (`forget_vs_test`).
+    pub members: String,
+    /// The attack's `attack_label`.
+    pub attack_label: String,
+    /// `unlearned` or `original`.
+    pub model: String,
+    /// `retrained`, or `retrained_ensemble` for SISA.
+    pub versus: String,
+    /// AUC(model) − AUC(versus): estimate and percentile-bootstrap interval at the audit's
+    /// bootstrap level, every replicate resampling the same rows for both models.
+    pub auc_difference: lethe_mia::metrics::ConfidenceInterval,
 }
 
 impl AuditRecord {
@@ -271,6 +292,7 @@ impl AuditRecord {
             reference_seconds: 0.0,
             game: None,
             scores: None,
+            paired: Vec::new(),
         }
     }
 }
@@ -641,6 +663,7 @@ pub fn run_audit_with_scores(
         .iter()
         .filter(|e| e.exceeds_certified == Some(true))
         .count();
+    let paired = paired_comparisons(&scores, &options.bootstrap)?;
     let record = AuditRecord {
         n_members: k,
         n_nonmembers: k,
@@ -662,6 +685,54 @@ pub fn run_audit_with_scores(
         reference_seconds: cache.seconds,
         game: None,
         scores: None,
+        paired,
     };
     Ok((record, scores))
+}
+
+/// The model a removal is compared with: SISA's retrained ensemble where the audit has one
+/// (the distribution SISA's exact removal claims), otherwise the linear retrain.
+const COMPARISON_MODELS: [&str; 2] = ["retrained_ensemble", "retrained"];
+
+/// For every forget-set attack, AUC(model) − AUC(retrain) of the unlearned and the original
+/// model on the same rows and the same bootstrap draws
+/// ([`lethe_mia::metrics::paired_auc_difference`]).
+fn paired_comparisons(
+    scores: &AuditScores,
+    bootstrap: &lethe_mia::metrics::BootstrapOptions,
+) -> Result<Vec<PairedComparison>> {
+    let forget: Vec<&EntryScores> = scores
+        .entries
+        .iter()
+        .filter(|e| e.evaluation == "forget_vs_test")
+        .collect();
+    let find = |model: &str, attack: &str| {
+        forget
+            .iter()
+            .find(|e| e.model == model && e.attack == attack)
+            .copied()
+    };
+    let mut out = Vec::new();
+    for model in ["unlearned", "original"] {
+        for entry in forget.iter().filter(|e| e.model == model) {
+            let Some(versus) = COMPARISON_MODELS
+                .iter()
+                .find_map(|m| find(m, &entry.attack))
+            else {
+                continue;
+            };
+            let (am, an) = entry.scores.split_at(entry.n_members);
+            let (bm, bn) = versus.scores.split_at(versus.n_members);
+            out.push(PairedComparison {
+                members: entry.evaluation.into(),
+                attack_label: entry.attack.clone(),
+                model: model.into(),
+                versus: versus.model.into(),
+                auc_difference: lethe_mia::metrics::paired_auc_difference(
+                    am, an, bm, bn, bootstrap,
+                )?,
+            });
+        }
+    }
+    Ok(out)
 }

@@ -35,6 +35,8 @@ pub(crate) enum Purpose {
     /// The selection/evaluation split of the certified-removal game's draws (index 0:
     /// unlearned, 1: retrained).
     GameSplit = 11,
+    /// Draw r of the Monte Carlo sign-flip test over seeds (above its exact range).
+    SignFlip = 12,
 }
 
 /// The stream of `purpose` number `index` under `seed`.

@@ -6,6 +6,7 @@
 //! those values alongside ours; every result gets the generic tables (runs, audit, comparison).
 
 pub mod data_check;
+pub mod paired;
 pub mod paper;
 pub mod plot;
 
@@ -1090,6 +1091,7 @@ fn generic(r: &ResultDoc, plots: &mut Plots<'_>, collapse: bool, out: &mut Strin
         budget_plot(r, plots, out)?;
     }
     audit_section(r, out);
+    paired::paired_section(r.runs(), out);
     game_section(r, out);
     compare_section(r, out);
     Ok(())

@@ -10,12 +10,15 @@
 //! | balanced accuracy | `max_t (TPR(t) + TNR(t)) / 2 = (1 + advantage) / 2` |
 //! | intervals ([`bootstrap_ci`]) | stratified percentile bootstrap |
 //! | ε lower bound ([`empirical_epsilon_lower_bound`]) | Clopper–Pearson, see [`epsilon`] |
+//! | paired difference ([`paired_auc_difference`]) | AUC_a − AUC_b on the same rows, same bootstrap draws |
+//! | over seeds ([`sign_flip_test`], [`holm`]) | exact sign-flip test of paired differences; Holm's adjustment, see [`paired`] |
 //!
 //! Carlini et al. (*Membership Inference Attacks From First Principles*, IEEE S&P 2022) argue
 //! for TPR at low FPR on log-scale ROC curves; [`AttackMetrics::roc`] keeps that region.
 
 mod bootstrap;
 pub mod epsilon;
+pub mod paired;
 mod roc;
 
 pub use bootstrap::{BootstrapIntervals, BootstrapOptions, ConfidenceInterval, bootstrap_ci};
@@ -23,6 +26,7 @@ pub use epsilon::{
     EpsilonBound, EpsilonDirection, ScoreEpsilon, beta_quantile, clopper_pearson,
     empirical_epsilon_from_scores, empirical_epsilon_lower_bound, regularized_incomplete_beta,
 };
+pub use paired::{SignFlipTest, holm, paired_auc_difference, sign_flip_test};
 pub use roc::{Roc, RocCurvePoint, RocPoint, auc, roc, tpr_at_fpr};
 
 use serde::{Deserialize, Serialize};

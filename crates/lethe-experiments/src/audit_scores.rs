@@ -24,9 +24,7 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::{ExperimentError, Result};
 
@@ -109,8 +107,6 @@ pub struct ScoresTarget {
     pub replace: bool,
 }
 
-static TEMP_COUNTER: AtomicUsize = AtomicUsize::new(0);
-
 impl ScoresTarget {
     /// The scores of point `index` with config hash `hash` of experiment `name`:
     /// `OUT/<name>.scores/<index>-<hash>.csv`.
@@ -136,74 +132,23 @@ impl ScoresTarget {
     pub fn write(&self, scores: &AuditScores) -> Result<String> {
         let path = self.path();
         let bytes = scores.to_csv().into_bytes();
-        let io = |p: &Path, e: std::io::Error| ExperimentError::Io {
-            path: p.to_path_buf(),
-            source: e,
-        };
-        let exists_error = || ExperimentError::Result {
-            path: path.clone(),
-            what: "a scores file of this point with other contents exists although its point \
-                   file does not; move it away or re-run with --force (scores files are never \
-                   overwritten otherwise)"
-                .into(),
-        };
-        let same = || fs::read(&path).is_ok_and(|old| old == bytes);
-        if !self.replace && path.exists() {
-            return if same() {
-                Ok(self.relative.clone())
-            } else {
-                Err(exists_error())
-            };
+        if self.replace {
+            crate::json::write_atomic(&path, &bytes)?;
+            return Ok(self.relative.clone());
         }
-        let dir = path.parent().unwrap_or(&self.out_dir).to_path_buf();
-        fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-        let file = path
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let tmp = dir.join(format!(".{file}.{}.{n}.tmp", std::process::id()));
-        let written = (|| {
-            let mut f = fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()
-        })();
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(io(&path, e));
-        }
-        let placed = if self.replace {
-            fs::rename(&tmp, &path).map_err(|e| io(&path, e))
-        } else {
-            // A hard link never replaces a file that appeared meanwhile.
-            let linked = match fs::hard_link(&tmp, &path) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    if same() {
-                        Ok(())
-                    } else {
-                        Err(exists_error())
-                    }
-                }
-                // A file system without hard links: check, then rename.
-                Err(_) if !path.exists() => fs::rename(&tmp, &path).map_err(|e| io(&path, e)),
-                Err(_) => {
-                    if same() {
-                        Ok(())
-                    } else {
-                        Err(exists_error())
-                    }
-                }
-            };
-            let _ = fs::remove_file(&tmp);
-            linked
-        };
-        if placed.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        placed?;
-        if let Ok(d) = fs::File::open(&dir) {
-            let _ = d.sync_all();
+        if path.exists() || !crate::json::write_atomic_new(&path, &bytes)? {
+            // A file under this name (from an earlier run of this point, or one that appeared
+            // meanwhile) is accepted only with the same bytes.
+            if fs::read(&path).is_ok_and(|old| old == bytes) {
+                return Ok(self.relative.clone());
+            }
+            return Err(ExperimentError::Result {
+                path,
+                what: "a scores file of this point with other contents exists although its \
+                       point file does not; move it away or re-run with --force (scores files \
+                       are never overwritten otherwise)"
+                    .into(),
+            });
         }
         Ok(self.relative.clone())
     }

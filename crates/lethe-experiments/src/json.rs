@@ -104,6 +104,36 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// # Errors
 /// [`ExperimentError::Io`] naming the path.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    place_atomic(path, bytes, |tmp| fs::rename(tmp, path).map(|()| true)).map(|_| ())
+}
+
+/// Writes `bytes` to `path` atomically as [`write_atomic`], but never replaces a file: the
+/// complete temporary file is hard-linked to `path`, which fails if `path` exists, even if it
+/// appeared meanwhile (on a file system without hard links: checked, then renamed). Returns
+/// whether the file was created; `false` leaves an existing `path` untouched.
+///
+/// # Errors
+/// [`ExperimentError::Io`] naming the path.
+pub fn write_atomic_new(path: &Path, bytes: &[u8]) -> Result<bool> {
+    place_atomic(path, bytes, |tmp| {
+        let placed = match fs::hard_link(tmp, path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(_) if !path.exists() => return fs::rename(tmp, path).map(|()| true),
+            Err(_) => Ok(false),
+        };
+        let _ = fs::remove_file(tmp);
+        placed
+    })
+}
+
+/// Writes `bytes` to a synced temporary file beside `path` (`.<file>.<pid>.<n>.tmp`), hands it
+/// to `place`, removes it if placing failed, and syncs the directory.
+fn place_atomic(
+    path: &Path,
+    bytes: &[u8],
+    place: impl FnOnce(&Path) -> std::io::Result<bool>,
+) -> Result<bool> {
     let io = |p: &Path, e: std::io::Error| ExperimentError::Io {
         path: p.to_path_buf(),
         source: e,
@@ -124,13 +154,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
-        fs::rename(&tmp, path)
+        place(&tmp)
     })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(io(path, e));
+    match result {
+        Ok(placed) => {
+            sync_dir(&dir).map_err(|e| io(&dir, e))?;
+            Ok(placed)
+        }
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(io(path, e))
+        }
     }
-    sync_dir(&dir).map_err(|e| io(&dir, e))
 }
 
 /// Makes a rename in `dir` durable (fsync of the directory). File systems that cannot sync a

@@ -32,6 +32,7 @@ use std::time::Instant;
 
 use lethe_benches::mnist_3v8;
 use lethe_data::Dataset;
+use lethe_removal::stats::median;
 use lethe_removal::{CertifiedModel, CertifiedParams};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
@@ -140,7 +141,7 @@ fn time_rounds(dir: &Path, params: &str, seed: u64, rounds: usize) -> Result<(),
             first_removal_seconds,
             second_removal_seconds,
             reused_removals: REUSED_REMOVALS,
-            reused_removal_seconds: median(&mut reused),
+            reused_removal_seconds: median(&reused),
             weights_sha256_after_first: first.weights_sha256,
             weights_sha256_after_second: second.weights_sha256,
             weights_sha256_after_reused: last,
@@ -148,17 +149,6 @@ fn time_rounds(dir: &Path, params: &str, seed: u64, rounds: usize) -> Result<(),
         println!("{}", serde_json::to_string(&round)?);
     }
     Ok(())
-}
-
-/// The median of `values` (the mean of the middle two for an even count).
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let m = values.len() / 2;
-    if values.len().is_multiple_of(2) {
-        (values[m - 1] + values[m]) / 2.0
-    } else {
-        values[m]
-    }
 }
 
 fn usage() -> BoxError {

@@ -22,6 +22,7 @@ use std::time::Instant;
 use lethe_data::synthetic::{SyntheticOptions, logistic_planted};
 use lethe_experiments::runner::{Provenance, load_average};
 use lethe_models::{LinearModelParams, SolverKind};
+use lethe_removal::stats::upper_median;
 use lethe_removal::{BudgetPolicy, CertifiedModel, CertifiedParams, StepSolver};
 use serde::{Deserialize, Serialize};
 
@@ -55,11 +56,6 @@ struct Output {
     seed: u64,
     threads: usize,
     points: Vec<Point>,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -111,7 +107,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for i in requests + 1..=2 * requests {
                 stale_times.push(stale.remove(&[i])?.seconds);
             }
-            let stale_removal = median(stale_times);
+            let stale_removal = upper_median(&stale_times);
             let class = &model.class_models()[0];
             let retrain = |kind: SolverKind| -> Result<f64, Box<dyn std::error::Error>> {
                 let mut p = model.params().model;
@@ -129,7 +125,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let r_pcg = retrain(SolverKind::NewtonPcg)?;
             let r_lbfgs = retrain(SolverKind::Lbfgs)?;
             let retrain_seconds = r_pcg.min(r_lbfgs);
-            let removal = median(times);
+            let removal = upper_median(&times);
             let p = Point {
                 n,
                 d,

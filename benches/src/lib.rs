@@ -10,10 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use lethe_data::{
-    DataError, Dataset, MnistSplit, RowNormalization, SyntheticOptions, binary_subset,
-    load_mnist_classes, logistic_planted, normalize_rows, scale_pixels,
-};
+use lethe_data::{DataError, Dataset, MnistSplit, SyntheticOptions, logistic_planted};
 use lethe_models::LinearModelParams;
 use lethe_removal::{BudgetPolicy, CertifiedModel, CertifiedParams, RemovalError, StepSolver};
 
@@ -78,13 +75,12 @@ pub fn mnist_dir() -> Option<PathBuf> {
 /// `(train, test)`.
 ///
 /// # Errors
-/// A missing or malformed IDX file, as [`lethe_data::load_mnist_classes`] reports it.
+/// A missing or malformed IDX file, as [`lethe_data::load_mnist_3v8`] reports it.
 pub fn load_mnist_3v8(dir: &Path) -> Result<(Dataset, Dataset), DataError> {
-    let prepare = |split| -> Result<Dataset, DataError> {
-        let ds = binary_subset(&load_mnist_classes(dir, split, &[3, 8])?, 3.0, 8.0)?;
-        normalize_rows(&scale_pixels(&ds), RowNormalization::UnitNorm)
-    };
-    Ok((prepare(MnistSplit::Train)?, prepare(MnistSplit::Test)?))
+    Ok((
+        lethe_data::load_mnist_3v8(dir, MnistSplit::Train)?,
+        lethe_data::load_mnist_3v8(dir, MnistSplit::Test)?,
+    ))
 }
 
 /// Synthetic stand-in of MNIST 3-vs-8's shape: [`lethe_data::logistic_planted`] with

@@ -450,6 +450,17 @@ pub fn load_mnist_classes(dir: &Path, split: MnistSplit, classes: &[u8]) -> Resu
     load_mnist_classes_with(dir, split, classes, &Limits::from_env()?)
 }
 
+/// One split of the paper's MNIST 3-vs-8 task (Guo et al. 2020, §5) from the official files in
+/// `dir`: the images of digits 3 and 8 ([`load_mnist_classes`]), then
+/// [`crate::preprocess::three_vs_eight`] with raw pixels in 0..255 (3 → +1, 8 → −1,
+/// x/255 − 0.5, unit-norm rows; file order kept). 11 982 training and 1 984 test rows.
+///
+/// # Errors
+/// As [`load_mnist_classes`] and [`crate::preprocess::three_vs_eight`].
+pub fn load_mnist_3v8(dir: &Path, split: MnistSplit) -> Result<Dataset> {
+    crate::preprocess::three_vs_eight(&load_mnist_classes(dir, split, &[3, 8])?, Some(255.0))
+}
+
 /// As [`load_mnist_classes`], under explicit [`Limits`].
 ///
 /// # Errors

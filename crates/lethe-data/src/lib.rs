@@ -19,7 +19,7 @@
 //! | [`csv`] | numeric CSV tables ([`load_csv`]) |
 //! | [`libsvm`] | LibSVM / SVMlight files ([`load_libsvm`]) |
 //! | [`row_major`] | row-major values (numpy's C order) into a [`Dataset`] ([`Dataset::from_row_major`]) |
-//! | [`preprocess`] | class subsets, ±1 labels, pixel scaling, row norms, standardisation, splits |
+//! | [`preprocess`] | class subsets, ±1 labels, pixel scaling, row norms, standardisation, splits; the paper's 3-vs-8 task ([`three_vs_eight`], [`load_mnist_3v8`]) |
 //! | [`synthetic`] | seeded planted logistic and linear data |
 //! | [`bundled`] | breast cancer and digits, compiled into the crate |
 //!
@@ -30,6 +30,9 @@
 //! let ds = preprocess::binary_subset(&digits, 3.0, 8.0)?; // 3 → +1, 8 → −1
 //! let ds = preprocess::normalize_rows(&ds, RowNormalization::UnitNorm)?;
 //! ds.check_row_norms(1e-12)?;
+//! // The same steps in one call (`None`: no pixel scaling); `load_mnist_3v8` reads the
+//! // official MNIST files and scales their pixels by 255 as well.
+//! assert_eq!(preprocess::three_vs_eight(&digits, None)?, ds);
 //! let (train, test) = preprocess::train_test_split(&ds, 0.2, 0)?;
 //! assert_eq!(train.n_samples() + test.n_samples(), 357);
 //! # Ok::<(), lethe_data::DataError>(())
@@ -54,14 +57,14 @@ pub use csv::{
 pub use dataset::Dataset;
 pub use error::{DataError, Result};
 pub use idx::{
-    IdxImages, MnistSplit, load_idx_dataset, load_idx_dataset_with, load_mnist, load_mnist_classes,
-    load_mnist_classes_with, load_mnist_with,
+    IdxImages, MnistSplit, load_idx_dataset, load_idx_dataset_with, load_mnist, load_mnist_3v8,
+    load_mnist_classes, load_mnist_classes_with, load_mnist_with,
 };
 pub use libsvm::{load_libsvm, load_libsvm_with, parse_libsvm};
 pub use limits::{Limits, MAX_MEMORY_ENV};
 pub use preprocess::{
     RowNormalization, Standardizer, binary_labels_from_01, binary_subset, class_subset,
-    normalize_rows, one_vs_rest_labels, scale_pixels, shuffle_indices, split_indices, standardize,
-    train_test_split,
+    normalize_rows, one_vs_rest_label_vector, one_vs_rest_labels, scale_pixels, scale_pixels_by,
+    shuffle_indices, split_indices, standardize, three_vs_eight, train_test_split,
 };
 pub use synthetic::{SyntheticOptions, linear_gaussian, logistic_planted};

@@ -3,7 +3,9 @@
 //!
 //! The paper's MNIST pipeline (Guo et al. 2020, 3-vs-8) is
 //! [`binary_subset`]`(ds, 3.0, 8.0)` → [`scale_pixels`] → [`normalize_rows`] with
-//! [`RowNormalization::UnitNorm`]. Every function returns a new dataset; row order is the input's
+//! [`RowNormalization::UnitNorm`]: [`three_vs_eight`] (on loaded digits; any pixel range,
+//! [`scale_pixels_by`]) and [`crate::idx::load_mnist_3v8`] (from the official files) are that
+//! pipeline, the one copy every example, benchmark and test calls. Every function returns a new dataset; row order is the input's
 //! unless said otherwise, so row indices stay meaningful (for example as removal requests).
 
 use std::str::FromStr;
@@ -53,14 +55,7 @@ pub fn binary_subset(ds: &Dataset, positive: f64, negative: f64) -> Result<Datas
     let keep: Vec<usize> = (0..ds.n_samples())
         .filter(|&i| labels[i] == positive || labels[i] == negative)
         .collect();
-    let subset = ds.select(&keep)?;
-    let relabelled = subset
-        .labels()
-        .map(|y| if y == positive { 1.0 } else { -1.0 });
-    Ok(Dataset::from_parts_unchecked(
-        subset.features().clone(),
-        relabelled,
-    ))
+    Ok(one_vs_rest_labels(&ds.select(&keep)?, positive))
 }
 
 /// Keeps the rows whose label is one of `classes` (file order kept), labels unchanged.
@@ -117,16 +112,65 @@ pub fn binary_labels_from_01(ds: &Dataset, positive_label: f64) -> Result<Datase
     Ok(one_vs_rest_labels(ds, positive_label))
 }
 
-/// Relabels for one-vs-rest: `+1` where the label equals `class`, `−1` elsewhere.
-pub fn one_vs_rest_labels(ds: &Dataset, class: f64) -> Dataset {
-    let labels = ds.labels().map(|y| if y == class { 1.0 } else { -1.0 });
-    Dataset::from_parts_unchecked(ds.features().clone(), labels)
+/// The one-vs-rest labels of `class`: `+1` where a label equals `class`, `−1` elsewhere. lethe's
+/// one implementation: [`one_vs_rest_labels`] relabels a dataset with it, and lethe-models'
+/// one-vs-rest training and lethe-removal's label sets call it on a label vector.
+pub fn one_vs_rest_label_vector(labels: &DVector<f64>, class: f64) -> DVector<f64> {
+    labels.map(|y| if y == class { 1.0 } else { -1.0 })
 }
 
-/// Scales raw 0..255 pixels as the paper's code does: `x / 255 − 0.5`.
+/// Relabels for one-vs-rest: `+1` where the label equals `class`, `−1` elsewhere
+/// ([`one_vs_rest_label_vector`] of the labels, features unchanged).
+pub fn one_vs_rest_labels(ds: &Dataset, class: f64) -> Dataset {
+    Dataset::from_parts_unchecked(
+        ds.features().clone(),
+        one_vs_rest_label_vector(ds.labels(), class),
+    )
+}
+
+/// Scales raw 0..255 pixels as the paper's code does: `x / 255 − 0.5` ([`scale_pixels_by`]
+/// with m = 255, which cannot fail).
 pub fn scale_pixels(ds: &Dataset) -> Dataset {
-    let features = ds.features().map(|x| x / 255.0 - 0.5);
-    Dataset::from_parts_unchecked(features, ds.labels().clone())
+    Dataset::from_parts_unchecked(pixels_scaled(ds, 255.0), ds.labels().clone())
+}
+
+/// Scales raw pixels in 0..m to `x / m − 0.5`: m = 255 for MNIST ([`scale_pixels`]), 16 for
+/// the bundled 8×8 digits; `dataset.pixel_scale` of an experiment config.
+///
+/// # Errors
+/// [`DataError::InvalidParameter`] unless m is finite and > 0;
+/// [`DataError::NonFiniteFeature`] when a scaled value overflows (a tiny m).
+pub fn scale_pixels_by(ds: &Dataset, m: f64) -> Result<Dataset> {
+    if !(m.is_finite() && m > 0.0) {
+        return Err(DataError::InvalidParameter {
+            name: "pixel_scale",
+            value: m.to_string(),
+            reason: "the pixel range must be a finite number > 0".into(),
+        });
+    }
+    Dataset::new(pixels_scaled(ds, m), ds.labels().clone())
+}
+
+fn pixels_scaled(ds: &Dataset, m: f64) -> DMatrix<f64> {
+    ds.features().map(|x| x / m - 0.5)
+}
+
+/// The paper's MNIST 3-vs-8 task (Guo et al. 2020, §5) from a dataset labelled by digit:
+/// [`binary_subset`]`(ds, 3.0, 8.0)` (3 → +1, 8 → −1, file order kept), then
+/// [`scale_pixels_by`]`(m)` when `pixel_max` is `Some(m)` (255 for MNIST's raw pixels, 16 for
+/// the bundled digits; `None` leaves the features as they are), then [`normalize_rows`] with
+/// [`RowNormalization::UnitNorm`]. [`crate::idx::load_mnist_3v8`] applies it to the official
+/// files.
+///
+/// # Errors
+/// As [`binary_subset`], [`scale_pixels_by`] and [`normalize_rows`].
+pub fn three_vs_eight(ds: &Dataset, pixel_max: Option<f64>) -> Result<Dataset> {
+    let ds = binary_subset(ds, 3.0, 8.0)?;
+    let ds = match pixel_max {
+        Some(m) => scale_pixels_by(&ds, m)?,
+        None => ds,
+    };
+    normalize_rows(&ds, RowNormalization::UnitNorm)
 }
 
 /// How to bring rows to norm ≤ 1, as the removal bounds require.

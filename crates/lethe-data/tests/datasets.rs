@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use lethe_data::{
     CsvOptions, DataError, Dataset, LabelColumn, MnistSplit, RowNormalization, Standardizer,
     SyntheticOptions, binary_labels_from_01, binary_subset, bundled, class_subset, load_mnist,
-    normalize_rows, one_vs_rest_labels, scale_pixels, shuffle_indices, split_indices, standardize,
-    train_test_split,
+    normalize_rows, one_vs_rest_label_vector, one_vs_rest_labels, scale_pixels, scale_pixels_by,
+    shuffle_indices, split_indices, standardize, three_vs_eight, train_test_split,
 };
 
 fn count(ds: &Dataset, label: f64) -> usize {
@@ -92,6 +92,30 @@ fn paper_pixel_pipeline_gives_unit_rows() {
     for n in unit.row_norms() {
         assert!((n - 1.0).abs() < 1e-12, "{n}");
     }
+    // The one copy of the pipeline gives the same rows, bit for bit; m = 255 is scale_pixels.
+    let digits = bundled::digits().unwrap();
+    assert_eq!(three_vs_eight(&digits, Some(255.0)).unwrap(), unit);
+    assert_eq!(scale_pixels_by(&ds, 255.0).unwrap(), scaled);
+    let by16 = scale_pixels_by(&ds, 16.0).unwrap();
+    assert_eq!(by16.features(), &ds.features().map(|x| x / 16.0 - 0.5));
+    assert_eq!(
+        three_vs_eight(&digits, Some(16.0)).unwrap(),
+        normalize_rows(&by16, RowNormalization::UnitNorm).unwrap()
+    );
+    assert_eq!(
+        three_vs_eight(&digits, None).unwrap(),
+        normalize_rows(&ds, RowNormalization::UnitNorm).unwrap()
+    );
+    for m in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        assert!(matches!(
+            scale_pixels_by(&ds, m),
+            Err(DataError::InvalidParameter { .. })
+        ));
+    }
+    assert!(matches!(
+        scale_pixels_by(&ds, 1e-310),
+        Err(DataError::NonFiniteFeature { .. })
+    ));
     unit.check_row_norms(1e-12).unwrap();
     // Normalising keeps labels and order.
     assert_eq!(unit.labels(), ds.labels());
@@ -211,6 +235,8 @@ fn one_vs_rest_and_01_labels() {
     let ds = bundled::digits().unwrap();
     let ovr = one_vs_rest_labels(&ds, 7.0);
     assert_eq!(count(&ovr, 1.0), count(&ds, 7.0));
+    assert_eq!(ovr.features(), ds.features());
+    assert_eq!(ovr.labels(), &one_vs_rest_label_vector(ds.labels(), 7.0));
     assert_eq!(count(&ovr, 1.0) + count(&ovr, -1.0), ds.n_samples());
     assert!(matches!(
         binary_labels_from_01(&ds, 1.0),
@@ -281,6 +307,10 @@ fn full_mnist_from_lethe_data() {
     assert_eq!(binary_subset(&direct, 3.0, 8.0).unwrap(), sub);
     let unit = normalize_rows(&scale_pixels(&sub), RowNormalization::UnitNorm).unwrap();
     unit.check_row_norms(1e-12).unwrap();
+    assert_eq!(
+        lethe_data::load_mnist_3v8(&dir, MnistSplit::Train).unwrap(),
+        unit
+    );
     let test = load_mnist(&dir, MnistSplit::Test).unwrap();
     assert_eq!((test.n_samples(), test.n_features()), (10000, 784));
     assert_eq!(count(&test, 3.0) + count(&test, 8.0), 1984);

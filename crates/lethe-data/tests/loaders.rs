@@ -9,8 +9,9 @@ use common::{TempDir, gz, idx_images, idx_labels};
 use lethe_data::csv::parse_csv;
 use lethe_data::idx::{load_idx_images, load_idx_labels, mnist_files};
 use lethe_data::{
-    CsvOptions, DataError, LabelColumn, MnistSplit, load_csv, load_csv_table, load_idx_dataset,
-    load_libsvm, load_mnist,
+    CsvOptions, DataError, LabelColumn, MnistSplit, RowNormalization, binary_subset, load_csv,
+    load_csv_table, load_idx_dataset, load_libsvm, load_mnist, load_mnist_3v8, normalize_rows,
+    scale_pixels,
 };
 
 /// Asserts a `Format` error for `path` whose message contains every needle.
@@ -35,6 +36,23 @@ fn assert_format(result: Result<impl std::fmt::Debug, DataError>, path: &Path, n
 fn tiny_mnist() -> (Vec<u8>, Vec<u8>) {
     let px: Vec<u8> = (0..18).map(|v| v * 14).collect();
     (idx_images(3, 2, 3, &px), idx_labels(3, &[3, 8, 3]))
+}
+
+#[test]
+fn mnist_3v8_is_the_paper_pipeline() {
+    let (im, lb) = tiny_mnist();
+    let dir = TempDir::new("mnist-3v8");
+    dir.write("train-images-idx3-ubyte.gz", &gz(&im));
+    dir.write("train-labels-idx1-ubyte.gz", &gz(&lb));
+    let all = load_mnist(dir.path(), MnistSplit::Train).unwrap();
+    let want = normalize_rows(
+        &scale_pixels(&binary_subset(&all, 3.0, 8.0).unwrap()),
+        RowNormalization::UnitNorm,
+    )
+    .unwrap();
+    let got = load_mnist_3v8(dir.path(), MnistSplit::Train).unwrap();
+    assert_eq!(got, want);
+    assert_eq!(got.labels().as_slice(), &[1.0, -1.0, 1.0]);
 }
 
 #[test]

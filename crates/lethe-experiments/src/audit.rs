@@ -55,6 +55,7 @@ use lethe_mia::reference::{ReferenceConfig, ReferenceSet};
 use lethe_mia::{
     Aggregation, AttackDescriptor, AttackOutput, EnsembleModel, MiaError, TargetModel,
 };
+use lethe_models::noise::Purpose;
 use lethe_models::{LinearModel, LinearModelParams, OneVsRestModel, SolverReport};
 use lethe_removal::{DeletionOrder, RemovalStrategy, SisaAggregation, SisaStrategy};
 use nalgebra::{DMatrix, DVector};
@@ -65,18 +66,6 @@ use crate::audit_scores::{AuditScores, EntryScores, unique_label};
 use crate::config::{AuditAttack, AuditConfig, ExperimentConfig, ReferenceAttack};
 use crate::data::Prepared;
 use crate::error::Result;
-
-/// Purpose constant mixed into the seed of the audit's samples.
-pub const AUDIT_SAMPLE_STREAM: u64 = 0x202 << 48;
-
-/// Purpose constant mixed into the seed of the SISA ensemble retrained for the audit.
-pub const AUDIT_SISA_RETRAIN_STREAM: u64 = 0x203 << 48;
-
-/// The seed of an audit purpose: `seed · 0x9E3779B97F4A7C15 ⊕ purpose` (wrapping; the
-/// multiplier is 2⁶⁴/φ, so nearby experiment seeds give far-apart derived seeds).
-pub fn derived_seed(seed: u64, purpose: u64) -> u64 {
-    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ purpose
-}
 
 /// A model the audit attacks.
 #[derive(Clone, Debug, PartialEq)]
@@ -297,13 +286,11 @@ impl AuditRecord {
     }
 }
 
-/// A seeded sample of `k` of `rows` (sorted), from `lethe_data::shuffle_indices` with a seed
-/// derived from the experiment seed and the purpose.
+/// A seeded sample of `k` of `rows` (sorted), from `lethe_data::shuffle_indices` with the
+/// seed [`Purpose::AuditSample`]`.derived_seed(seed, purpose)`.
 fn sample(rows: &[usize], k: usize, seed: u64, purpose: u64) -> Vec<usize> {
-    let perm = lethe_data::shuffle_indices(
-        rows.len(),
-        derived_seed(seed, AUDIT_SAMPLE_STREAM + purpose),
-    );
+    let perm =
+        lethe_data::shuffle_indices(rows.len(), Purpose::AuditSample.derived_seed(seed, purpose));
     let mut v: Vec<usize> = perm.into_iter().take(k).map(|i| rows[i]).collect();
     v.sort_unstable();
     v

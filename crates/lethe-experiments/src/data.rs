@@ -27,8 +27,8 @@ use std::time::Instant;
 use lethe_data::synthetic::{SyntheticOptions, linear_gaussian, logistic_planted};
 use lethe_data::{
     CsvOptions, Dataset, MnistSplit, binary_labels_from_01, binary_subset, bundled, class_subset,
-    load_csv, load_libsvm, load_mnist, load_mnist_classes, normalize_rows, standardize,
-    train_test_split,
+    load_csv, load_libsvm, load_mnist, load_mnist_classes, normalize_rows, scale_pixels_by,
+    standardize, train_test_split,
 };
 use lethe_models::LossKind;
 use serde::Serialize;
@@ -330,13 +330,6 @@ fn relabel(ds: &Dataset, classes: Option<&[f64]>, loss: LossKind) -> Result<(Dat
     })
 }
 
-fn scale(ds: &Dataset, m: f64) -> Result<Dataset> {
-    Ok(Dataset::new(
-        ds.features().map(|x| x / m - 0.5),
-        ds.labels().clone(),
-    )?)
-}
-
 /// Loads and prepares the data of a resolved config (see the module docs).
 ///
 /// # Errors
@@ -463,7 +456,10 @@ fn finish(
         None => None,
     };
     let (train, test) = match ds.pixel_scale {
-        PixelScale::Max(m) => (scale(&train, m)?, test.map(|t| scale(&t, m)).transpose()?),
+        PixelScale::Max(m) => (
+            scale_pixels_by(&train, m)?,
+            test.map(|t| scale_pixels_by(&t, m)).transpose()?,
+        ),
         PixelScale::None | PixelScale::Auto => (train, test),
     };
     let (train, test) = match (test, ds.test_fraction) {

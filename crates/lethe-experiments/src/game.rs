@@ -21,9 +21,10 @@
 //! `model.noise_vector` (the game needs fresh draws of b) skip the game with the reason. A
 //! noise key file is not used: the game's draws take b from their own seeds.
 //!
-//! Draw i's seeds are `derived_seed(seed, AUDIT_GAME_UNLEARNED_STREAM) + i` and
-//! `derived_seed(seed, AUDIT_GAME_RETRAINED_STREAM) + i` (wrapping): draws run in parallel and
-//! the record does not depend on the number of threads.
+//! Draw i's seeds are `Purpose::AuditGameUnlearned.derived_seed(seed, 0) + i` and
+//! `Purpose::AuditGameRetrained.derived_seed(seed, 0) + i` (wrapping; see
+//! [`lethe_models::noise::Purpose`] and [`lethe_models::noise::derived_seed`]): draws run in
+//! parallel and the record does not depend on the number of threads.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,22 +32,17 @@ use std::time::Instant;
 use lethe_data::Dataset;
 use lethe_mia::game::{GameObservation, GameOptions, GameOutcome, GameStatistic, removal_game};
 use lethe_models::LinearModelParams;
+use lethe_models::noise::Purpose;
 use lethe_removal::{
     Guarantee, RemovalStrategy, SisaConfig, SisaStrategy, StrategySpec, build_strategy,
 };
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::audit::{AuditModel, CertificateKind, Certification, derived_seed, with_target};
+use crate::audit::{AuditModel, CertificateKind, Certification, with_target};
 use crate::config::{ExperimentConfig, GameConfig};
 use crate::error::Result;
 use crate::runner::{certified_params, reference_retrain};
-
-/// Purpose constant of the seeds of the game's unlearned draws.
-pub const AUDIT_GAME_UNLEARNED_STREAM: u64 = 0x205 << 48;
-
-/// Purpose constant of the seeds of the game's retrained draws.
-pub const AUDIT_GAME_RETRAINED_STREAM: u64 = 0x206 << 48;
 
 /// One unlearned draw: what the game reads of the released model, and its certificate.
 #[derive(Clone, Debug, PartialEq)]
@@ -320,8 +316,8 @@ pub fn run_game(
         .into_iter()
         .map(|(c, _)| c)
         .collect();
-    let unlearned_seed = derived_seed(cfg.seed, AUDIT_GAME_UNLEARNED_STREAM);
-    let retrained_seed = derived_seed(cfg.seed, AUDIT_GAME_RETRAINED_STREAM);
+    let unlearned_seed = Purpose::AuditGameUnlearned.derived_seed(cfg.seed, 0);
+    let retrained_seed = Purpose::AuditGameRetrained.derived_seed(cfg.seed, 0);
     let unlearn = |i: usize| -> Result<UnlearnedDraw> {
         let seed = unlearned_seed.wrapping_add(i as u64);
         let mut mechanism = match sisa {

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use lethe_data::Dataset;
-use lethe_models::{LinearModelParams, Stream};
+use lethe_models::LinearModelParams;
+use lethe_models::noise::Purpose;
+use lethe_removal::stats::{mean, median};
 use lethe_removal::{
     BudgetPolicy, CertifiedModel, CertifiedParams, Comparison, Guarantee, Ledger, NoiseKey,
     NoiseSecrecy, RemovalStrategy, ScoringModel, SisaConfig, SisaStrategy, StrategySpec, batches,
@@ -18,8 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::audit::{
-    AUDIT_SISA_RETRAIN_STREAM, AuditModel, AuditTarget, CertificateKind, Certification,
-    derived_seed, run_audit_with_scores,
+    AuditModel, AuditTarget, CertificateKind, Certification, run_audit_with_scores,
 };
 use crate::audit_scores::ScoresTarget;
 use crate::config::{ExperimentConfig, Indices};
@@ -27,12 +28,7 @@ use crate::data::{DataCache, DataContext, DataInfo};
 use crate::error::{ExperimentError, Result};
 use crate::memory::PointBudget;
 
-/// `Stream::Other` id of the reference retrain's noise (class k adds k).
-pub const REFERENCE_RETRAIN_STREAM: u64 = 0x201 << 48;
-/// `Stream::Other` id of the noise of an informed order's `independent` scoring model (class k
-/// adds k).
-pub const ORDER_SCORING_STREAM: u64 = 0x204 << 48;
-pub use crate::audit::{AUDIT_SAMPLE_STREAM, AuditEntry, AuditRecord};
+pub use crate::audit::{AuditEntry, AuditRecord};
 
 /// What a running point reports, for progress display. Implementations must be cheap.
 pub trait PointProgress: Sync {
@@ -532,16 +528,6 @@ pub fn load_average() -> Option<f64> {
         .ok()
 }
 
-pub use lethe_removal::compare::median;
-
-fn mean(v: &[f64]) -> f64 {
-    if v.is_empty() {
-        f64::NAN
-    } else {
-        v.iter().sum::<f64>() / v.len() as f64
-    }
-}
-
 /// The certified-removal parameters of a resolved config.
 pub fn certified_params(cfg: &ExperimentConfig) -> CertifiedParams {
     let model = LinearModelParams {
@@ -622,7 +608,7 @@ fn run_guarantee(cfg: &ExperimentConfig, strategy_guarantee: Guarantee) -> Guara
 
 /// The weights that score rows for an informed order by loss or gradient
 /// (`removal.order.informed_model`): a noiseless model (σ = 0), a model with its own noise
-/// draw from [`ORDER_SCORING_STREAM`], or the released model `released` (adaptive). `None`
+/// draw from [`Purpose::OrderScoring`], or the released model `released` (adaptive). `None`
 /// when the order needs no model.
 fn scoring_weights(
     cfg: &ExperimentConfig,
@@ -646,7 +632,7 @@ fn scoring_weights(
             let b = params.draw_noise(
                 train.n_features(),
                 cfg.seed,
-                Stream::Other(ORDER_SCORING_STREAM + k as u64),
+                Purpose::OrderScoring.stream(k as u64),
             )?;
             Ok(params
                 .fit_parts(train.features(), labels, None, b, None)?
@@ -799,7 +785,7 @@ pub(crate) struct Retrained {
 }
 
 /// Trains a fresh model on the remaining rows (Algorithm 1 with b from the
-/// [`REFERENCE_RETRAIN_STREAM`]s of `seed`): the run's reference retrain with the experiment
+/// [`Purpose::ReferenceRetrain`] streams of `seed`): the run's reference retrain with the experiment
 /// seed, the game's retrained draws with theirs.
 pub(crate) fn reference_retrain(
     cfg: &ExperimentConfig,
@@ -818,7 +804,7 @@ pub(crate) fn reference_retrain(
         let b = params.draw_noise(
             train.n_features(),
             seed,
-            Stream::Other(REFERENCE_RETRAIN_STREAM + k as u64),
+            Purpose::ReferenceRetrain.stream(k as u64),
         )?;
         let m = params.fit_parts(train.features(), labels, Some(active), b, None)?;
         iterations += m.report.iterations;
@@ -1250,7 +1236,7 @@ pub fn run_point(
                         },
                     ];
                     if let Trained::Sisa(s) = &strategy {
-                        let seed = derived_seed(cfg.seed, AUDIT_SISA_RETRAIN_STREAM);
+                        let seed = Purpose::AuditSisaRetrain.derived_seed(cfg.seed, 0);
                         let fresh = SisaStrategy::train_masked(
                             cparams.model,
                             Arc::clone(&train),

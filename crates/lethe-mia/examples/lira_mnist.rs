@@ -17,7 +17,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use lethe_data::{MnistSplit, RowNormalization, load_mnist, preprocess};
+use lethe_data::{MnistSplit, load_mnist_3v8, preprocess};
 use lethe_mia::attacks::{Lira, LiraScoring, LossAttack, VarianceMode};
 use lethe_mia::metrics::{AttackMetrics, EvaluationOptions};
 use lethe_mia::reference::ReferenceTraining;
@@ -48,10 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let start = Instant::now();
-    let raw = load_mnist(&dir, MnistSplit::Train)?;
-    let ds = preprocess::binary_subset(&raw, 3.0, 8.0)?;
-    let ds =
-        preprocess::normalize_rows(&preprocess::scale_pixels(&ds), RowNormalization::UnitNorm)?;
+    let ds = load_mnist_3v8(&dir, MnistSplit::Train)?;
     let perm = preprocess::shuffle_indices(ds.n_samples(), 0);
     let (n_members, n_nonmembers) = (3000, 3000);
     let members = ds.select(&perm[..n_members])?;

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{MiaError, Result, invalid};
 use crate::metrics::EpsilonBound;
 use crate::metrics::epsilon::{bound_at_threshold, select_threshold};
-use crate::streams::{Purpose, stream_rng};
+use lethe_models::noise::Purpose;
 
 /// A statistic of a released model that the game may distinguish with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -199,7 +199,7 @@ fn halves(
     index: u64,
 ) -> (Vec<&GameObservation>, Vec<&GameObservation>) {
     let mut order: Vec<usize> = (0..draws.len()).collect();
-    order.shuffle(&mut stream_rng(seed, Purpose::GameSplit, index));
+    order.shuffle(&mut Purpose::GameSplit.rng(seed, index));
     let half = draws.len() / 2;
     let pick = |ix: &[usize]| ix.iter().map(|&i| &draws[i]).collect::<Vec<_>>();
     (pick(&order[..half]), pick(&order[half..]))

@@ -14,19 +14,20 @@
 //! | [`game`] | the certified-removal game: an (ε, δ) lower bound from many unlearned and retrained draws, the comparison the theorem makes |
 //! | [`metrics`] | exact ROC, AUC, TPR at low FPR, advantage, bootstrap intervals, empirical ε lower bounds |
 //!
-//! Every random choice comes from named ChaCha20 streams of one seed, so results do not
-//! depend on the number of threads. Errors are typed ([`MiaError`]); bad input (empty sets,
-//! mismatched lengths, NaN scores, bad parameters) is an error, never a panic.
+//! Every random choice comes from named ChaCha20 streams of one seed (purposes 1–12 of
+//! [`lethe_models::noise::Purpose`], the one list of stream purposes of every lethe crate:
+//! stream `(purpose << 48) + index`), so results do not depend on the number of threads.
+//! Errors are typed ([`MiaError`]); bad input (empty sets, mismatched lengths, NaN scores, bad
+//! parameters) is an error, never a panic.
 //!
 //! # Example: the LOSS attack on an overfit model
 //! ```
-//! use lethe_data::{bundled, preprocess, RowNormalization};
+//! use lethe_data::{bundled, preprocess};
 //! use lethe_mia::{attacks::LossAttack, metrics::EvaluationOptions};
 //! use lethe_models::LinearModelParams;
 //!
 //! let digits = bundled::digits()?;
-//! let ds = preprocess::binary_subset(&digits, 3.0, 8.0)?;
-//! let ds = preprocess::normalize_rows(&ds, RowNormalization::UnitNorm)?;
+//! let ds = preprocess::three_vs_eight(&digits, None)?; // 3 → +1, 8 → −1, unit-norm rows
 //! let members = ds.select(&(0..60).collect::<Vec<_>>())?;
 //! let model = LinearModelParams::logistic(1e-4, 0.0).fit_seeded(&members, 0)?;
 //!
@@ -45,7 +46,6 @@ pub mod game;
 pub mod metrics;
 pub mod reference;
 pub mod scores;
-mod streams;
 mod target;
 
 pub use attacks::{AttackDescriptor, AttackOutput};

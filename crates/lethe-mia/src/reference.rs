@@ -48,8 +48,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{MiaError, Result, invalid};
 use crate::scores::{Statistic, from_margins};
-use crate::streams::{Purpose, stream_rng};
 use crate::target::{Aggregation, Labels, TargetModel, aggregated_margins};
+use lethe_models::noise::Purpose;
 
 /// How reference, shadow and attack-side models are trained.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -232,11 +232,7 @@ impl<'a> Trainer<'a> {
                 ),
             ));
         }
-        rows.shuffle(&mut stream_rng(
-            noise.seed,
-            Purpose::EnsemblePartition,
-            noise.index,
-        ));
+        rows.shuffle(&mut Purpose::EnsemblePartition.rng(noise.seed, noise.index));
         let members = (0..s_count)
             .map(|s| {
                 let mut part = vec![false; mask.len()];
@@ -281,7 +277,7 @@ impl<'a> Trainer<'a> {
                     role: role(),
                     source,
                 };
-                let mut rng = stream_rng(seed, purpose, index * k_count + c as u64);
+                let mut rng = purpose.rng(seed, index * k_count + c as u64);
                 let b = self
                     .params
                     .noise
@@ -322,7 +318,7 @@ pub(crate) fn weight_matrix(models: &[LinearModel]) -> DMatrix<f64> {
 /// Row-major `rows × k` membership: every row in exactly `k / 2` models (a random half of
 /// the models for each row, drawn in row order from one stream).
 pub(crate) fn balanced_assignment(rows: usize, k: usize, seed: u64, purpose: Purpose) -> Vec<bool> {
-    let mut rng = stream_rng(seed, purpose, 0);
+    let mut rng = purpose.rng(seed, 0);
     let mut out = vec![false; rows * k];
     let mut ids: Vec<usize> = (0..k).collect();
     for r in 0..rows {

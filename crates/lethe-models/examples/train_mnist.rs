@@ -18,31 +18,22 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use lethe_data::{
-    Dataset, MnistSplit, RowNormalization, binary_subset, bundled, load_mnist_classes,
-    normalize_rows, scale_pixels, train_test_split,
-};
+use lethe_data::{Dataset, MnistSplit, bundled, load_mnist_3v8, three_vs_eight, train_test_split};
 use lethe_models::{LinearModelParams, SolverKind};
 
 type BoxError = Box<dyn std::error::Error>;
 
 /// MNIST 3-vs-8 with the paper's preprocessing, from the official files in `dir`.
 fn mnist_3v8(dir: &Path) -> Result<(Dataset, Dataset), BoxError> {
-    let prepare = |split| -> Result<Dataset, BoxError> {
-        let ds = binary_subset(&load_mnist_classes(dir, split, &[3, 8])?, 3.0, 8.0)?;
-        Ok(normalize_rows(
-            &scale_pixels(&ds),
-            RowNormalization::UnitNorm,
-        )?)
-    };
-    Ok((prepare(MnistSplit::Train)?, prepare(MnistSplit::Test)?))
+    Ok((
+        load_mnist_3v8(dir, MnistSplit::Train)?,
+        load_mnist_3v8(dir, MnistSplit::Test)?,
+    ))
 }
 
 /// The bundled 8×8 digits, 3 vs 8, pixels x/16 − 0.5, unit-norm rows, 80/20 split (seed 0).
 fn digits_3v8() -> Result<(Dataset, Dataset), BoxError> {
-    let ds = binary_subset(&bundled::digits()?, 3.0, 8.0)?;
-    let centred = Dataset::new(ds.features().map(|x| x / 16.0 - 0.5), ds.labels().clone())?;
-    let ds = normalize_rows(&centred, RowNormalization::UnitNorm)?;
+    let ds = three_vs_eight(&bundled::digits()?, Some(16.0))?;
     Ok(train_test_split(&ds, 0.2, 0)?)
 }
 

@@ -12,6 +12,8 @@
 //! - [`accounting`]: (ε, δ) of the Gaussian noise: the exact privacy profile (Balle & Wang
 //!   2018) and the paper's calibration, with where each is valid;
 //! - [`noise`]: Gaussian and Gamma-norm perturbations from named, seeded ChaCha20 streams;
+//!   [`noise::Purpose`], the one list of stream purposes of every lethe crate, and lethe's seed
+//!   derivers ([`noise::derived_seed`], [`noise::splitmix64`]);
 //! - [`solver`]: damped Newton (Cholesky), Newton with a reused Cholesky preconditioner, L-BFGS;
 //!   all stop on ‖∇L_b‖ ≤ tolerance and report r₀; non-convergence is an error;
 //! - [`model`]: binary and one-vs-rest models;
@@ -51,6 +53,8 @@ pub use accounting::Accounting;
 pub use error::{ModelError, Result};
 pub use loss::{Loss, LossKind};
 pub use model::{LinearModel, LinearModelParams, OneVsRestModel};
-pub use noise::{NoiseKind, Stream, gaussian_c, keyed_stream_rng, stream_rng};
+pub use noise::{
+    NoiseKind, Purpose, Stream, derived_seed, gaussian_c, keyed_stream_rng, splitmix64, stream_rng,
+};
 pub use objective::Objective;
 pub use solver::{SolverKind, SolverOptions, SolverReport, set_progress};

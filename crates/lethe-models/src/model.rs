@@ -6,6 +6,7 @@
 //! trained with.
 
 use lethe_data::Dataset;
+use lethe_data::preprocess::one_vs_rest_label_vector;
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
@@ -212,11 +213,6 @@ pub struct OneVsRestModel {
     pub models: Vec<LinearModel>,
 }
 
-/// Labels +1 for `class`, −1 otherwise.
-pub fn one_vs_rest_labels(labels: &DVector<f64>, class: f64) -> DVector<f64> {
-    labels.map(|y| if y == class { 1.0 } else { -1.0 })
-}
-
 impl OneVsRestModel {
     /// Trains one model per distinct label of `data` (class ids), b_k from the training stream
     /// of class k under `seed`.
@@ -257,7 +253,7 @@ impl OneVsRestModel {
             .iter()
             .zip(noises)
             .map(|(&c, b)| {
-                let labels = one_vs_rest_labels(data.labels(), c);
+                let labels = one_vs_rest_label_vector(data.labels(), c);
                 params.fit_parts(data.features(), &labels, None, b, None)
             })
             .collect::<Result<Vec<_>>>()?;

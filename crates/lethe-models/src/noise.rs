@@ -1,4 +1,6 @@
-//! The loss-perturbation noise b and the seeded random streams.
+//! The loss-perturbation noise b, the seeded random streams and their purposes
+//! ([`Purpose`]: every crate's stream numbers in one enum), and the seed derivers
+//! ([`derived_seed`], [`splitmix64`]).
 //!
 //! Guo et al. (2020), §3.2 and Theorem 3: training on L_b(w) = L(w) + bᵀw hides a gradient
 //! residual of norm ≤ ε′.
@@ -175,6 +177,143 @@ impl Stream {
     }
 }
 
+/// What a seeded random stream is used for, across every crate of lethe: the one list of
+/// stream purposes (lethe-removal's deletion orders and SISA, lethe-mia's reference models,
+/// bootstrap and splits, and lethe-experiments' reference retrains, audit samples and game
+/// draws), so two purposes never share a stream.
+///
+/// Purpose `p` with index `i` (`i < 2⁴⁸`) is the stream
+/// [`Stream::Other`]`(p << 48 + i)` ([`Purpose::stream`], [`Purpose::rng`]); the top two bits
+/// stay 0, so no purpose meets [`Stream::TrainingNoise`] or [`Stream::RetrainNoise`]. Where a
+/// purpose seeds a whole derived run instead of one stream (the audit's SISA retrain, its
+/// samples, the game's draws), the seed is [`derived_seed`]`(seed, p << 48 + i)`
+/// ([`Purpose::derived_seed`]).
+///
+/// The discriminants are part of every seeded result: changing one changes the results it
+/// feeds (they are pinned by a test). 1–12 are lethe-mia's, 0x101–0x103 lethe-removal's,
+/// 0x201–0x206 lethe-experiments'.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u64)]
+pub enum Purpose {
+    /// lethe-mia: which pool rows each reference model trains on (one stream).
+    ReferenceMembership = 1,
+    /// lethe-mia: the perturbation b of reference model k, class c (index k · K + c).
+    ReferenceNoise = 2,
+    /// lethe-mia: bootstrap replicate r.
+    Bootstrap = 3,
+    /// lethe-mia: the selection/evaluation split of the ε estimate.
+    EpsilonSplit = 4,
+    /// lethe-mia: the population points z of RMIA.
+    RmiaPopulation = 5,
+    /// lethe-mia: the disjoint partition of the population among shadow models.
+    ShadowPartition = 6,
+    /// lethe-mia: the perturbation b of shadow model k, class c.
+    ShadowNoise = 7,
+    /// lethe-mia: the forget/out assignment of U-LiRA shadow models.
+    UliraAssignment = 8,
+    /// lethe-mia: the seed handed to the unlearner of U-LiRA shadow model k.
+    UliraUnlearn = 9,
+    /// lethe-mia: how the rows of reference/shadow model k are split among the members of an
+    /// ensemble (index: the model's noise index k).
+    EnsemblePartition = 10,
+    /// lethe-mia: the selection/evaluation split of the certified-removal game's draws
+    /// (index 0: unlearned, 1: retrained).
+    GameSplit = 11,
+    /// lethe-mia: draw r of the Monte Carlo sign-flip test over seeds (above its exact range).
+    SignFlip = 12,
+    /// lethe-removal: the random choices of a deletion order (`lethe_removal::orders`; one
+    /// stream).
+    DeletionOrder = 0x101,
+    /// lethe-removal: SISA's partition of the rows into shards (one stream).
+    SisaPartition = 0x102,
+    /// lethe-removal: the perturbation b of SISA shard s, class model k (index `(s << 16) + k`).
+    SisaNoise = 0x103,
+    /// lethe-experiments: the b of the run's reference retrain, class model k (index k).
+    ReferenceRetrain = 0x201,
+    /// lethe-experiments: the audit's seeded row samples (a derived seed; index: the sample).
+    AuditSample = 0x202,
+    /// lethe-experiments: the SISA ensemble the audit retrains from scratch (a derived seed).
+    AuditSisaRetrain = 0x203,
+    /// lethe-experiments: the b of the model that scores rows for an informed deletion order
+    /// (`informed_model: independent`), class model k (index k).
+    OrderScoring = 0x204,
+    /// lethe-experiments: the unlearned draws of the certified-removal game (a derived seed;
+    /// draw i adds i).
+    AuditGameUnlearned = 0x205,
+    /// lethe-experiments: the retrained draws of the certified-removal game (a derived seed;
+    /// draw i adds i).
+    AuditGameRetrained = 0x206,
+}
+
+impl Purpose {
+    /// Every purpose, in discriminant order.
+    pub const ALL: [Purpose; 21] = [
+        Purpose::ReferenceMembership,
+        Purpose::ReferenceNoise,
+        Purpose::Bootstrap,
+        Purpose::EpsilonSplit,
+        Purpose::RmiaPopulation,
+        Purpose::ShadowPartition,
+        Purpose::ShadowNoise,
+        Purpose::UliraAssignment,
+        Purpose::UliraUnlearn,
+        Purpose::EnsemblePartition,
+        Purpose::GameSplit,
+        Purpose::SignFlip,
+        Purpose::DeletionOrder,
+        Purpose::SisaPartition,
+        Purpose::SisaNoise,
+        Purpose::ReferenceRetrain,
+        Purpose::AuditSample,
+        Purpose::AuditSisaRetrain,
+        Purpose::OrderScoring,
+        Purpose::AuditGameUnlearned,
+        Purpose::AuditGameRetrained,
+    ];
+
+    /// The purpose's stream number `p << 48`: index 0 of the purpose.
+    pub const fn base(self) -> u64 {
+        (self as u64) << 48
+    }
+
+    /// Stream `index` of this purpose: [`Stream::Other`]`((p << 48) + index)`.
+    pub fn stream(self, index: u64) -> Stream {
+        debug_assert!(
+            index < 1 << 48,
+            "stream index {index} overflows its purpose"
+        );
+        Stream::Other(self.base().wrapping_add(index))
+    }
+
+    /// A ChaCha20 generator for stream `index` of this purpose under `seed`:
+    /// [`stream_rng`]`(seed, self.stream(index))`.
+    pub fn rng(self, seed: u64, index: u64) -> ChaCha20Rng {
+        stream_rng(seed, self.stream(index))
+    }
+
+    /// The seed of a run derived for this purpose: [`derived_seed`]`(seed, (p << 48) + index)`.
+    pub fn derived_seed(self, seed: u64, index: u64) -> u64 {
+        derived_seed(seed, self.base().wrapping_add(index))
+    }
+}
+
+/// lethe's one seed deriver: the seed of a derived run, `seed · 0x9E3779B97F4A7C15 ⊕ purpose`
+/// (wrapping; the multiplier is 2⁶⁴/φ, so nearby experiment seeds give far-apart derived
+/// seeds). `purpose` is a [`Purpose::base`] plus an index; see [`Purpose::derived_seed`].
+pub fn derived_seed(seed: u64, purpose: u64) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ purpose
+}
+
+/// SplitMix64 (Steele, Lea & Flood 2014): one step of the mixer, used to derive independent
+/// per-draw seeds from one seed (`lethe_testkit`) and as a tiny deterministic generator in
+/// tests (`splitmix64(i)` for the i-th value).
+pub const fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// A ChaCha20 generator for `stream` under `seed`.
 pub fn stream_rng(seed: u64, stream: Stream) -> ChaCha20Rng {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
@@ -249,6 +388,71 @@ mod tests {
             .unwrap();
         assert_ne!(k1, a);
         assert_ne!(k1, k2);
+    }
+
+    #[test]
+    fn purposes_are_pinned_and_distinct() {
+        // The stream values every seeded result depends on: a reordered or renumbered purpose
+        // would silently change results.
+        let pinned: [(Purpose, u64); 21] = [
+            (Purpose::ReferenceMembership, 1 << 48),
+            (Purpose::ReferenceNoise, 2 << 48),
+            (Purpose::Bootstrap, 3 << 48),
+            (Purpose::EpsilonSplit, 4 << 48),
+            (Purpose::RmiaPopulation, 5 << 48),
+            (Purpose::ShadowPartition, 6 << 48),
+            (Purpose::ShadowNoise, 7 << 48),
+            (Purpose::UliraAssignment, 8 << 48),
+            (Purpose::UliraUnlearn, 9 << 48),
+            (Purpose::EnsemblePartition, 10 << 48),
+            (Purpose::GameSplit, 11 << 48),
+            (Purpose::SignFlip, 12 << 48),
+            (Purpose::DeletionOrder, 0x101 << 48),
+            (Purpose::SisaPartition, 0x102 << 48),
+            (Purpose::SisaNoise, 0x103 << 48),
+            (Purpose::ReferenceRetrain, 0x201 << 48),
+            (Purpose::AuditSample, 0x202 << 48),
+            (Purpose::AuditSisaRetrain, 0x203 << 48),
+            (Purpose::OrderScoring, 0x204 << 48),
+            (Purpose::AuditGameUnlearned, 0x205 << 48),
+            (Purpose::AuditGameRetrained, 0x206 << 48),
+        ];
+        assert_eq!(pinned.map(|(p, _)| p), Purpose::ALL);
+        for (p, value) in pinned {
+            assert_eq!(p.base(), value, "{p:?}");
+            assert_eq!(p.stream(0), Stream::Other(value), "{p:?}");
+            assert_eq!(p.stream(5), Stream::Other(value + 5), "{p:?}");
+            // Below the tag bits of the training and retraining noise streams.
+            assert_eq!(p.stream(0).id() >> 62, 0, "{p:?}");
+            assert_eq!(p.derived_seed(9, 2), derived_seed(9, value + 2));
+        }
+        let mut bases: Vec<u64> = Purpose::ALL.iter().map(|p| p.base()).collect();
+        bases.sort_unstable();
+        bases.dedup();
+        assert_eq!(
+            bases.len(),
+            Purpose::ALL.len(),
+            "two purposes share a stream"
+        );
+        // The generators are the named streams'.
+        use rand::RngCore;
+        assert_eq!(
+            Purpose::SisaNoise.rng(4, 3).next_u64(),
+            stream_rng(4, Stream::Other((0x103 << 48) + 3)).next_u64()
+        );
+    }
+
+    #[test]
+    fn seed_derivers_keep_their_values() {
+        assert_eq!(derived_seed(0, 0x203 << 48), 0x203 << 48);
+        assert_eq!(
+            derived_seed(1, 0),
+            0x9E37_79B9_7F4A_7C15,
+            "seed · 2⁶⁴/φ for purpose 0"
+        );
+        // The first outputs of SplitMix64 seeded with 0 (Vigna's reference implementation).
+        assert_eq!(splitmix64(0), 0xe220_a839_7b1d_cdaf);
+        assert_eq!(splitmix64(0x9e37_79b9_7f4a_7c15), 0x6e78_9e6a_a1b9_65f4);
     }
 
     #[test]

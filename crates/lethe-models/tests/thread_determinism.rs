@@ -44,11 +44,7 @@ fn assert_thread_independent(what: &str, f: impl Fn() -> Vec<f64> + Sync) {
 
 /// A deterministic pseudo-random value in [-0.5, 0.5) (SplitMix64 of `i`).
 fn noise(i: u64) -> f64 {
-    let mut z = i.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    (lethe_models::splitmix64(i) >> 11) as f64 / (1u64 << 53) as f64 - 0.5
 }
 
 /// Dense data: every entry non-zero, rows of norm ≤ 1.

@@ -14,10 +14,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use lethe_data::{
-    Dataset, MnistSplit, RowNormalization, binary_subset, bundled, load_mnist, normalize_rows,
-    scale_pixels, train_test_split,
-};
+use lethe_data::{Dataset, MnistSplit, bundled, load_mnist, three_vs_eight, train_test_split};
 use lethe_models::LinearModelParams;
 use lethe_removal::{
     CertifiedParams, Comparison, DeletionOrder, Guarantee, InformedBy, OrderSpec, RetrainNoise,
@@ -25,9 +22,7 @@ use lethe_removal::{
 };
 
 fn prepare(ds: &Dataset, pixels: bool) -> Result<Dataset, Box<dyn std::error::Error>> {
-    let ds = binary_subset(ds, 3.0, 8.0)?;
-    let ds = if pixels { scale_pixels(&ds) } else { ds };
-    Ok(normalize_rows(&ds, RowNormalization::UnitNorm)?)
+    Ok(three_vs_eight(ds, pixels.then_some(255.0))?)
 }
 
 fn fmt_time(s: f64) -> String {

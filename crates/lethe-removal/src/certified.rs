@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use lethe_data::Dataset;
+use lethe_data::preprocess::one_vs_rest_label_vector;
 use lethe_models::accounting::{gaussian_delta, paper_is_valid};
 use lethe_models::linalg::{ErrorBoundedGram, GramPlan, RowMajor};
-use lethe_models::model::one_vs_rest_labels;
 use lethe_models::{Accounting, LinearModelParams, Loss, LossKind, NoiseKind, Stream, gaussian_c};
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
@@ -1067,7 +1067,7 @@ pub fn label_sets(data: &Dataset, loss: LossKind) -> Result<Vec<(Option<f64>, DV
     }
     Ok(classes
         .iter()
-        .map(|&c| (Some(c), one_vs_rest_labels(data.labels(), c)))
+        .map(|&c| (Some(c), one_vs_rest_label_vector(data.labels(), c)))
         .collect())
 }
 

@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::certified::CertifiedParams;
 use crate::error::Result;
+use crate::stats::{mean, median};
 use crate::strategy::{
     Guarantee, RemovalStrategy, RetrainNoise, StrategySpec, build_strategy, weight_distance,
 };
@@ -153,25 +154,6 @@ fn run(
         certified,
         epsilon_spent,
     })
-}
-
-/// Median of `v` (the mean of the two middle values for an even count; NaN for no values).
-pub fn median(v: &[f64]) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let n = s.len();
-    if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    }
-}
-
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
 }
 
 /// Runs every strategy of `specs`, plus retraining with a fresh b and with the same b, on the

@@ -40,12 +40,12 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use lethe_data::{bundled, binary_subset, normalize_rows, RowNormalization};
+//! use lethe_data::{bundled, three_vs_eight};
 //! use lethe_models::LinearModelParams;
 //! use lethe_removal::{CertifiedModel, CertifiedParams};
 //!
 //! let digits = bundled::digits().unwrap();
-//! let data = normalize_rows(&binary_subset(&digits, 3.0, 8.0).unwrap(), RowNormalization::UnitNorm).unwrap();
+//! let data = three_vs_eight(&digits, None).unwrap(); // 3 → +1, 8 → −1, unit-norm rows
 //! let params = CertifiedParams::new(LinearModelParams::logistic(1e-2, 10.0));
 //! let mut model = CertifiedModel::train(params, Arc::new(data), 0).unwrap();
 //! let cert = model.remove(&[5]).unwrap();
@@ -61,6 +61,7 @@ pub mod ledger;
 mod noise_key;
 pub mod orders;
 pub mod rounding;
+pub mod stats;
 pub mod step;
 pub mod strategy;
 

@@ -20,7 +20,8 @@
 //!
 //! # Randomness
 //! Every random choice comes from one ChaCha20 stream,
-//! `lethe_models::stream_rng(seed, Stream::Other(`[`DELETION_ORDER_STREAM`]`))`, consumed in
+//! [`Purpose::DeletionOrder`]`.rng(seed, 0)` (stream `0x101 << 48`; see
+//! [`lethe_models::noise::Purpose`]), consumed in
 //! the order documented for each variant, so the same `(spec, data, model, count, seed)` always
 //! gives the same sequence.
 //!
@@ -44,17 +45,14 @@
 use std::cmp::Ordering;
 
 use lethe_data::{DataError, Dataset};
-use lethe_models::{Loss, LossKind, Stream, stream_rng};
+use lethe_models::noise::Purpose;
+use lethe_models::{Loss, LossKind};
 use nalgebra::DMatrix;
 use rand::Rng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{RemovalError, Result};
-
-/// The `Stream::Other` id of the deletion-order stream: `0x101 << 48` (lethe-mia uses purposes
-/// `1..=10 << 48`; lethe-removal's strategies use `0x101..=0x1ff << 48`).
-pub const DELETION_ORDER_STREAM: u64 = 0x101 << 48;
 
 /// A trained linear model as [`deletion_sequence`] reads it: the d × K weights, the class of
 /// each column (`None` for a binary model, `Some(c)` for the one-vs-rest model of class c) and
@@ -286,7 +284,7 @@ pub fn deletion_sequence(
             ),
         ));
     }
-    let mut rng = stream_rng(seed, Stream::Other(DELETION_ORDER_STREAM));
+    let mut rng = Purpose::DeletionOrder.rng(seed, 0);
     match spec.order {
         DeletionOrder::Random => {
             let mut perm: Vec<usize> = (0..n).collect();

@@ -121,14 +121,12 @@ fn tight_bound_certifies_and_is_smaller() {
 /// (every "black pixel" of row i equals −0.5·s_i) and a few brighter pixels, unit-norm rows.
 /// n > 256 so that the blocked Gram matrix has several blocks.
 fn image_like(n: usize, d: usize, seed: u64) -> Dataset {
-    // splitmix64: a tiny seeded generator, uniform in [0, 1).
+    // SplitMix64 (`lethe_models::splitmix64`): a tiny seeded generator, uniform in [0, 1).
     let mut state = seed;
     let mut uniform = move || {
+        let z = lethe_models::splitmix64(state);
         state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        (z ^ (z >> 31)) as f64 / 2f64.powi(64)
+        z as f64 / 2f64.powi(64)
     };
     let mut x = nalgebra::DMatrix::<f64>::zeros(n, d);
     let mut y = nalgebra::DVector::<f64>::zeros(n);

@@ -157,12 +157,7 @@ fn nearly_rank_one_data_certifies_gamma_n_v_squared() {
 
 #[test]
 fn train_summary_follows_budget_retrains() {
-    let digits = lethe_data::bundled::digits().unwrap();
-    let data = lethe_data::normalize_rows(
-        &lethe_data::binary_subset(&digits, 3.0, 8.0).unwrap(),
-        lethe_data::RowNormalization::UnitNorm,
-    )
-    .unwrap();
+    let data = lethe_data::three_vs_eight(&lethe_data::bundled::digits().unwrap(), None).unwrap();
     let mut params = CertifiedParams::new(LinearModelParams::logistic(1e-2, 1.0));
     params.epsilon = 0.05; // a small budget: some request retrains
     let mut m = CertifiedModel::train(params, Arc::new(data), 1).unwrap();

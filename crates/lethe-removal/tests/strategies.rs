@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
-use lethe_data::{Dataset, RowNormalization, binary_subset, bundled, normalize_rows};
+use lethe_data::{Dataset, RowNormalization, bundled, normalize_rows, three_vs_eight};
 use lethe_models::{LinearModelParams, Loss, LossKind, Objective, Stream, stream_rng};
-use lethe_removal::orders::DELETION_ORDER_STREAM;
 use lethe_removal::{
     CertifiedModel, CertifiedParams, DeletionOrder, Guarantee, InfluenceStrategy, InformedBy,
     OrderSpec, RemovalError, RemovalStrategy, RetrainNoise, RetrainStrategy, SisaAggregation,
@@ -17,12 +16,7 @@ use rand::seq::SliceRandom;
 
 /// The bundled digits, 3 (+1) vs 8 (−1), unit-norm rows: 357 × 64.
 fn digits() -> Dataset {
-    let d = bundled::digits().unwrap();
-    normalize_rows(
-        &binary_subset(&d, 3.0, 8.0).unwrap(),
-        RowNormalization::UnitNorm,
-    )
-    .unwrap()
+    three_vs_eight(&bundled::digits().unwrap(), None).unwrap()
 }
 
 /// The bundled digits with all ten classes (one-vs-rest), unit-norm rows, first 400 rows.
@@ -514,9 +508,9 @@ fn deletion_sequences_are_deterministic_and_valid_for_every_order() {
     assert_eq!(ord, expected[..count]);
 
     // Exponential/Pareto: rows of low random rank come first. Recompute the documented rank
-    // permutation (the first draws of the order stream).
+    // permutation (the first draws of the order stream, `Purpose::DeletionOrder` = 0x101 << 48).
     let mut perm: Vec<usize> = (0..n).collect();
-    perm.shuffle(&mut stream_rng(7, Stream::Other(DELETION_ORDER_STREAM)));
+    perm.shuffle(&mut stream_rng(7, Stream::Other(0x101 << 48)));
     let mut rank = vec![0usize; n];
     for (r, &i) in perm.iter().enumerate() {
         rank[i] = r;

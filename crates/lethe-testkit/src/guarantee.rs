@@ -44,13 +44,9 @@ use crate::reference::retrain_fresh;
 use crate::stats::{KsResult, ks_two_sample, mean_sd};
 use crate::strategies::{AdversarialOrder, adversarial_order};
 
-/// SplitMix64: derives independent per-draw seeds from one seed.
-pub fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
+/// SplitMix64, which derives independent per-draw seeds from one seed here: lethe's one copy,
+/// [`lethe_models::noise::splitmix64`].
+pub use lethe_models::noise::splitmix64;
 
 /// The setting of one statistical check.
 #[derive(Clone, Debug)]

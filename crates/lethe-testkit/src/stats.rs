@@ -84,13 +84,13 @@ pub fn ks_two_sample(a: &[f64], b: &[f64]) -> Option<KsResult> {
     })
 }
 
-/// Mean and (unbiased) standard deviation.
+/// Mean ([`lethe_removal::stats::mean`]) and (unbiased) standard deviation.
 pub fn mean_sd(x: &[f64]) -> (f64, f64) {
     let n = x.len() as f64;
     if x.is_empty() {
         return (f64::NAN, f64::NAN);
     }
-    let mean = x.iter().sum::<f64>() / n;
+    let mean = lethe_removal::stats::mean(x);
     let var = if x.len() > 1 {
         x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
     } else {

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use lethe_mia::metrics::{holm, sign_flip_test};
+use lethe_removal::stats::mean;
 use serde_json::Value;
 
 use super::{esc, fmt, params_text, table};
@@ -105,10 +106,7 @@ pub fn paired_section(runs: &[Value], out: &mut String) {
         let power = if g.original.is_empty() {
             "—".to_string()
         } else {
-            format!(
-                "{:+.4}",
-                g.original.iter().sum::<f64>() / g.original.len() as f64
-            )
+            format!("{:+.4}", mean(&g.original))
         };
         let ci_above = g.unlearned.iter().filter(|u| u.2 > 0.0).count();
         rows.push(vec![

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use lethe_models::accounting::paper_validity_limit;
+use lethe_removal::stats::finite_median;
 use serde_json::Value;
 
 use super::plot::{Legend, Plot, Series};
@@ -621,20 +622,6 @@ fn fig2(r: &ResultDoc, plots: &mut Plots<'_>, out: &mut String) -> Result<()> {
     Ok(())
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    v.retain(|x| x.is_finite());
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
-}
-
 fn table1(r: &ResultDoc, out: &mut String) {
     let runs = r.runs();
     let _ = writeln!(
@@ -659,7 +646,14 @@ fn table1(r: &ResultDoc, out: &mut String) {
     let mut rows = Vec::new();
     let mut notes = Vec::new();
     for ((train_solver, removal_solver), group) in &groups {
-        let med = |path: &str| median(group.iter().filter_map(|x| num(x, path)).collect());
+        let med = |path: &str| {
+            finite_median(
+                &group
+                    .iter()
+                    .filter_map(|x| num(x, path))
+                    .collect::<Vec<_>>(),
+            )
+        };
         let (t, rm) = (med("train.seconds"), med("summary.removal_seconds_median"));
         let range = |path: &str| {
             let v: Vec<f64> = group.iter().filter_map(|x| num(x, path)).collect();

@@ -10,8 +10,8 @@ use super::{AttackDescriptor, AttackOutput};
 use crate::error::{MiaError, Result, invalid};
 use crate::reference::{ReferenceConfig, ReferenceSet, ReferenceTraining};
 use crate::scores::{Statistic, from_margins};
-use crate::streams::{Purpose, stream_rng};
 use crate::target::TargetModel;
+use lethe_models::noise::Purpose;
 
 /// RMIA: compares the target example x with population points z through
 ///
@@ -178,7 +178,7 @@ impl Rmia {
         };
         // ln LR of the population points z
         let n_z = self.n_population_points.min(population.n_samples());
-        let mut rng = stream_rng(self.seed, Purpose::RmiaPopulation, 0);
+        let mut rng = Purpose::RmiaPopulation.rng(self.seed, 0);
         let z_idx = sample(&mut rng, population.n_samples(), n_z).into_vec();
         let phi_pop = phi_of(population)?;
         let pstats = reference.population_statistics();

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use super::{AttackDescriptor, AttackOutput};
 use crate::error::{MiaError, Result, invalid};
 use crate::reference::{NoiseSource, ReferenceTraining, Trainer, require_logistic};
-use crate::streams::{Purpose, stream_rng};
 use crate::target::{Labels, TargetModel};
+use lethe_models::noise::Purpose;
 
 /// Features the attack model sees for one example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,7 +139,7 @@ impl ShadowAttack {
         let trainer = Trainer::new(target, population, &self.training)?;
         let pop_labels = target.labels(population)?;
         let mut perm: Vec<usize> = (0..population.n_samples()).collect();
-        perm.shuffle(&mut stream_rng(self.seed, Purpose::ShadowPartition, 0));
+        perm.shuffle(&mut Purpose::ShadowPartition.rng(self.seed, 0));
         // each shadow model: feature rows of its members and non-members
         let per_shadow: Vec<Vec<(Vec<f64>, bool)>> = (0..self.n_shadow)
             .into_par_iter()

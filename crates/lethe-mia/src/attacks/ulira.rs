@@ -15,8 +15,8 @@ use super::{
 use crate::error::{MiaError, Result, invalid};
 use crate::reference::{ReferenceTraining, Trainer, require_logistic};
 use crate::scores::{Statistic, from_margins};
-use crate::streams::{Purpose, stream_rng};
 use crate::target::TargetModel;
+use lethe_models::noise::Purpose;
 
 /// What an [`Unlearner`] is asked to do for one U-LiRA shadow model: train on the rows
 /// `trained_on` of `data`, remove the rows `forget`, and return the decision values of the
@@ -237,7 +237,7 @@ impl ULira {
                     forget: &forget,
                     evaluate: candidates.features(),
                     warm_start: warm.as_ref(),
-                    seed: stream_rng(self.seed, Purpose::UliraUnlearn, m as u64).next_u64(),
+                    seed: Purpose::UliraUnlearn.rng(self.seed, m as u64).next_u64(),
                 };
                 let z = unlearner.unlearn(&request)?;
                 if z.nrows() != nc || z.ncols() != 1 {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::roc::{Ranked, auc_from_groups, check_fpr_target, fpr_within};
 use crate::error::{Result, invalid};
-use crate::streams::{Purpose, stream_rng};
+use lethe_models::noise::Purpose;
 
 /// Settings of the percentile bootstrap.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -150,7 +150,7 @@ pub fn bootstrap_ci(
     let reps: Vec<(f64, Vec<f64>)> = (0..options.reps)
         .into_par_iter()
         .map(|r| {
-            let mut rng = stream_rng(options.seed, Purpose::Bootstrap, r as u64);
+            let mut rng = Purpose::Bootstrap.rng(options.seed, r as u64);
             let mut wm = vec![0u32; p];
             for _ in 0..p {
                 wm[rng.random_range(0..p)] += 1;

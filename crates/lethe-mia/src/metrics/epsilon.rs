@@ -26,7 +26,7 @@ use statrs::function::gamma::ln_gamma;
 
 use super::roc::{Ranked, Roc};
 use crate::error::{MiaError, Result, check_scores, invalid};
-use crate::streams::{Purpose, stream_rng};
+use lethe_models::noise::Purpose;
 
 /// The regularized incomplete beta function `I_x(a, b)`, by the continued fraction of
 /// Numerical Recipes (§6.4) evaluated with the modified Lentz method, using the symmetry
@@ -372,7 +372,7 @@ pub fn empirical_epsilon_from_scores(
     }
     let split = |scores: &[f64], index: u64| -> (Vec<f64>, Vec<f64>) {
         let mut order: Vec<usize> = (0..scores.len()).collect();
-        order.shuffle(&mut stream_rng(seed, Purpose::EpsilonSplit, index));
+        order.shuffle(&mut Purpose::EpsilonSplit.rng(seed, index));
         let half = scores.len() / 2;
         (
             order[..half].iter().map(|&i| scores[i]).collect(),

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::bootstrap::{BootstrapOptions, ConfidenceInterval, quantile_sorted};
 use super::roc::auc;
 use crate::error::{Result, invalid};
-use crate::streams::{Purpose, stream_rng};
+use lethe_models::noise::Purpose;
 
 /// Seeds up to which [`sign_flip_test`] enumerates every sign pattern (2^20 ≈ 10⁶ sums).
 pub const EXACT_SIGN_FLIP_MAX: usize = 20;
@@ -73,7 +73,7 @@ pub fn paired_auc_difference(
     let mut values: Vec<f64> = (0..options.reps)
         .into_par_iter()
         .map(|r| {
-            let mut rng = stream_rng(options.seed, Purpose::Bootstrap, r as u64);
+            let mut rng = Purpose::Bootstrap.rng(options.seed, r as u64);
             let mi: Vec<usize> = (0..p).map(|_| rng.random_range(0..p)).collect();
             let ni: Vec<usize> = (0..n).map(|_| rng.random_range(0..n)).collect();
             let pick = |s: &[f64], idx: &[usize]| idx.iter().map(|&i| s[i]).collect::<Vec<_>>();
@@ -147,7 +147,7 @@ pub fn sign_flip_test(differences: &[f64], seed: u64) -> Result<SignFlipTest> {
         let hits = (0..SIGN_FLIP_DRAWS)
             .into_par_iter()
             .filter(|&r| {
-                let mut rng = stream_rng(seed, Purpose::SignFlip, r as u64);
+                let mut rng = Purpose::SignFlip.rng(seed, r as u64);
                 let sum: f64 = differences
                     .iter()
                     .map(|d| if rng.random::<bool>() { -d } else { *d })

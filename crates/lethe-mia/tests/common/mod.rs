@@ -9,8 +9,7 @@ use nalgebra::{DMatrix, DVector};
 /// parts of the given sizes (the rest of the 357 rows is returned last).
 pub fn digits_parts(sizes: &[usize], seed: u64) -> Vec<Dataset> {
     let digits = bundled::digits().unwrap();
-    let ds = preprocess::binary_subset(&digits, 3.0, 8.0).unwrap();
-    let ds = preprocess::normalize_rows(&ds, RowNormalization::UnitNorm).unwrap();
+    let ds = preprocess::three_vs_eight(&digits, None).unwrap();
     shuffled_parts(&ds, sizes, seed)
 }
 

@@ -25,9 +25,7 @@ mod sisa;
 pub use influence::InfluenceStrategy;
 pub use projective::ProjectiveStrategy;
 pub use retrain::{RetrainNoise, RetrainStrategy};
-pub use sisa::{
-    SISA_NOISE_STREAM, SISA_PARTITION_STREAM, SisaAggregation, SisaConfig, SisaStrategy,
-};
+pub use sisa::{SisaAggregation, SisaConfig, SisaStrategy};
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! SISA training (Bourtoule et al., *Machine Unlearning*, IEEE S&P 2021): Sharded, Isolated,
 //! Sliced, Aggregated. Exact removal by retraining only the shard that held the row.
 //!
-//! **Partition.** A seeded permutation of `0..n` (stream [`SISA_PARTITION_STREAM`]) is cut into
+//! **Partition.** A seeded permutation of `0..n` (stream [`Purpose::SisaPartition`]) is cut into
 //! S contiguous, balanced shards (sizes differ by at most one: shard s gets permutation
 //! positions ⌊sn/S⌋ .. ⌊(s+1)n/S⌋), and every shard into R balanced slices the same way. The
 //! assignment of rows to shards and slices depends only on n, S, R and the seed — never on
@@ -10,7 +10,7 @@
 //!
 //! **Training.** Every shard has one model per class (one for binary data) trained with
 //! lethe-models on the perturbed objective of the shard's rows, with its own b drawn from
-//! `Stream::Other(`[`SISA_NOISE_STREAM`]` + (s << 16) + k)` (shard s, class model k; the same
+//! [`Purpose::SisaNoise`]`.stream((s << 16) + k)` (shard s, class model k; the same
 //! b for every (re)training of the shard, so that retraining reproduces a fresh training).
 //! The shard's rows are copied once into their own matrix (ordered by slice), so training a
 //! shard costs O(n/S) per pass over the data, not O(n); removed rows are masked out.
@@ -35,7 +35,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use lethe_data::{DataError, Dataset};
-use lethe_models::{LinearModelParams, Stream, stream_rng};
+use lethe_models::LinearModelParams;
+use lethe_models::noise::Purpose;
 use nalgebra::{DMatrix, DVector};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -43,13 +44,6 @@ use serde::{Deserialize, Serialize};
 use super::{Guarantee, RemovalOutcome, RemovalStrategy};
 use crate::certified::{decision_accuracy, label_sets, validate_request};
 use crate::error::{RemovalError, Result};
-
-/// `Stream::Other` id of the SISA partition permutation: `0x102 << 48`.
-pub const SISA_PARTITION_STREAM: u64 = 0x102 << 48;
-
-/// Base `Stream::Other` id of the SISA shard perturbations: `0x103 << 48`; shard s, class
-/// model k uses `SISA_NOISE_STREAM + (s << 16) + k`.
-pub const SISA_NOISE_STREAM: u64 = 0x103 << 48;
 
 /// How SISA combines its shard models' predictions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -248,7 +242,7 @@ impl SisaStrategy {
         let classes: Vec<Option<f64>> = label_sets.iter().map(|(c, _)| *c).collect();
 
         let mut perm: Vec<usize> = (0..n).collect();
-        perm.shuffle(&mut stream_rng(seed, Stream::Other(SISA_PARTITION_STREAM)));
+        perm.shuffle(&mut Purpose::SisaPartition.rng(seed, 0));
         let s_count = config.shards;
         let r_count = config.slices;
         let start = Instant::now();
@@ -271,7 +265,7 @@ impl SisaStrategy {
                     params.draw_noise(
                         d,
                         seed,
-                        Stream::Other(SISA_NOISE_STREAM + ((s as u64) << 16) + k as u64),
+                        Purpose::SisaNoise.stream(((s as u64) << 16) + k as u64),
                     )
                 })
                 .collect::<lethe_models::Result<Vec<_>>>()?;

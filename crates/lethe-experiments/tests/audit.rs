@@ -69,9 +69,13 @@ fn lira_and_rmia_configs_validate_and_bad_values_name_their_path() {
         { "attack": "shokri" },
         { "attack": "lira", "training": { "tolerance": 0.0 } },
         42,
-        "perplexity"
+        "perplexity",
+        { "attack": "rmia", "offline_a": "tuned" }
     ]);
     bad["audit"]["epsilon_confidence"] = json!(1.0);
+    bad["audit"]["reference_rows"] = json!("double_pool");
+    bad["audit"]["rmia_population"] = json!(true);
+    bad["audit"]["max_members"] = json!(0);
     let file = write_config(dir.path(), "bad.json", &bad);
     let found = issues(validate(&file, None).unwrap_err());
     let paths: BTreeSet<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
@@ -85,7 +89,11 @@ fn lira_and_rmia_configs_validate_and_bad_values_name_their_path() {
         "$.audit.attacks[6].training.tolerance",
         "$.audit.attacks[7]",
         "$.audit.attacks[8]",
+        "$.audit.attacks[9].offline_a",
         "$.audit.epsilon_confidence",
+        "$.audit.reference_rows",
+        "$.audit.rmia_population",
+        "$.audit.max_members",
     ] {
         assert!(paths.contains(expected), "missing {expected} in {found:#?}");
     }
@@ -96,6 +104,19 @@ fn lira_and_rmia_configs_validate_and_bad_values_name_their_path() {
     let msg = |p: &str| &found.iter().find(|(q, _)| q == p).unwrap().1;
     assert!(msg("$.audit.attacks[1].n_reference").contains("even"));
     assert!(msg("$.audit.attacks[2].scoring").contains("offline"));
+    assert!(msg("$.audit.attacks[9].offline_a").contains("\"tune\""));
+    assert!(
+        msg("$.audit.reference_rows").contains("half_pool"),
+        "{found:#?}"
+    );
+
+    // the reference-model options validate
+    let mut good = audit_config();
+    good["audit"]["reference_rows"] = json!("half_pool");
+    good["audit"]["rmia_population"] = json!("reference_population");
+    good["audit"]["max_members"] = json!(20);
+    good["audit"]["attacks"][3]["offline_a"] = json!("tune");
+    validate(&write_config(dir.path(), "good2.json", &good), None).unwrap();
 }
 
 #[test]
@@ -220,12 +241,70 @@ fn the_audit_attacks_every_strategy_with_lira_and_rmia_and_reports_epsilon() {
         assert_eq!(models, expected, "{strategy}");
         // 4 attacks on every model for the forget set, plus the control on the unlearned one
         assert_eq!(results.len(), 4 * (expected.len() + 1), "{strategy}");
-        // LiRA online and RMIA share one reference set per evaluation and model class
+        // LiRA online and RMIA share one reference set per evaluation, model class and
+        // training-set size: the original model (398 rows) has its own, online and offline
         let classes = if strategy == "sisa" { 2 } else { 1 };
         assert_eq!(
             audit["reference_sets"].as_u64(),
-            Some(2 * (classes + 1)),
+            Some(2 * (classes + 1) + 2),
             "{strategy}"
+        );
+        // RMIA's population points are test rows outside the evaluated non-members
+        let scores_file = out.join(audit["scores"].as_str().unwrap());
+        let nonmembers: BTreeSet<u64> = std::fs::read_to_string(&scores_file)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .filter(|f| f[4] == "test")
+            .map(|f| f[3].parse().unwrap())
+            .collect();
+        assert_eq!(nonmembers.len(), 30, "{strategy}");
+        let warnings: Vec<&str> = audit["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_str().unwrap())
+            .collect();
+        for e in results
+            .iter()
+            .filter(|e| e["attack"]["attack"] != "loss_threshold")
+        {
+            let a = &e["attack"];
+            let r = &a["reference"];
+            // reference models sized like the attacked model (398 rows before removal)
+            let rows = if e["model"] == "original" {
+                398
+            } else {
+                398 - 30
+            };
+            assert_eq!(r["requested_training_size"], rows, "{e}");
+            let smallest = r["min_training_size"].as_u64().unwrap();
+            if smallest < rows {
+                let short = r["shortfall"].as_str().unwrap();
+                assert!(warnings.iter().any(|w| w.ends_with(short)), "{warnings:?}");
+            } else {
+                assert!(r.get("shortfall").is_none(), "{r}");
+            }
+            if a["attack"] == "rmia" {
+                let z = &a["parameters"]["population_points"];
+                assert_eq!(z["disjoint_from_training_rows"], true, "{z}");
+                assert_eq!(z["training_rows"], json!([]));
+                let test_rows = z["test_rows"].as_array().unwrap();
+                assert_eq!(z["rows"].as_u64(), Some(test_rows.len() as u64));
+                // 171 test rows, 30 of them non-members: 141 candidates
+                assert_eq!(z["candidates"], 171 - 30);
+                assert_eq!(test_rows.len(), 141);
+                for t in test_rows {
+                    let t = t.as_u64().unwrap();
+                    assert!(t < 171 && !nonmembers.contains(&t), "{t}");
+                }
+            }
+        }
+        // the original's offline reference models cannot get 398 of the 509 population rows
+        assert!(
+            warnings.iter().any(|w| w.contains("398 requested")),
+            "{warnings:?}"
         );
         let violations = results
             .iter()

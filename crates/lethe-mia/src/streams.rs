@@ -37,6 +37,13 @@ pub(crate) enum Purpose {
     GameSplit = 11,
     /// Draw r of the Monte Carlo sign-flip test over seeds (above its exact range).
     SignFlip = 12,
+    /// The permutations of the population ("laps", index: the lap) from which reference
+    /// models with a training-set size ([`crate::reference::ReferenceConfig::training_rows`])
+    /// are dealt their population rows: offline their whole training set, online the rows
+    /// that fill them up.
+    ReferenceSubset = 13,
+    /// The pseudo-target's population points when offline RMIA tunes `a` (index 0).
+    RmiaTuning = 14,
 }
 
 /// The stream of `purpose` number `index` under `seed`.

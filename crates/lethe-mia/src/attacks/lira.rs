@@ -137,6 +137,7 @@ impl Lira {
             online: self.online,
             seed: self.seed,
             training: self.training,
+            training_rows: None,
         }
     }
 

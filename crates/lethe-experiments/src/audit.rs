@@ -1,9 +1,9 @@
 //! The membership-inference audit of one run (`audit` in a config, DESIGN §3).
 //!
 //! **Rows.** Members are k removed rows (the forget set), non-members k rows of the test set,
-//! k = min(removed, test rows, remaining rows), each a seeded sample. As a control, the
-//! unlearned model is also attacked with k retained training rows as members (the attack's
-//! power on rows the model still trains on).
+//! k = min(removed, test rows, remaining rows, `audit.max_members`), each a seeded sample. As a
+//! control, the unlearned model is also attacked with k retained training rows as members (the
+//! attack's power on rows the model still trains on).
 //!
 //! **Models.** Every strategy is audited: `original` (before the first request), `unlearned`
 //! (released after the last request) and `retrained` (the run's reference retrain: Algorithm 1
@@ -20,11 +20,38 @@
 //! size and aggregation) on a *population* that holds no evaluated row: every training and
 //! test row outside the evaluation's members and non-members (optionally a seeded sample of
 //! `audit.population_size` of them). Online, the evaluated rows join the pool and each is IN
-//! exactly half of the reference models (`lethe_mia::reference`). One reference set is trained
-//! per evaluation, model class and reference configuration and shared by every model of that
-//! class (original, unlearned and retrained have the same λ, σ, loss and noise) and by LiRA and
-//! RMIA entries with the same settings; its descriptor (K, online, seed, pool, solver) is in
-//! each entry's `attack.reference`.
+//! exactly half of the reference models (`lethe_mia::reference`).
+//!
+//! **Reference-model size** (`audit.reference_rows`). With `target` (the default) every
+//! reference model trains on as many rows as the model it is compared with
+//! (`lethe_mia::reference::ReferenceConfig::training_rows`): the original model's n training
+//! rows, the remaining n − removed rows for the unlearned and retrained models (SISA: the same
+//! rows, split into its number of shards). Offline each reference model takes a seeded subset
+//! of the population, online the evaluated rows keep the balanced design and each model is
+//! filled up with population rows. A model takes at most N − ⌈N/4⌉ of N population rows (so
+//! that the models differ in more than their noise); where that is fewer rows than asked for,
+//! the reference descriptor records requested, smallest and largest size and a `shortfall`,
+//! and the audit repeats it in `audit.warnings`. With `half_pool` each model sees about half
+//! of the pool (every pool row in exactly K/2 models), the design before this option.
+//!
+//! One reference set is trained per evaluation, model class, training-set size and reference
+//! configuration and shared by every model that matches (original, unlearned and retrained
+//! have the same λ, σ, loss and noise; with `target` the original has its own, the unlearned
+//! and retrained models share theirs) and by LiRA and RMIA entries with the same settings; its
+//! descriptor (K, online, seed, pool, sizes, solver) is in each entry's `attack.reference`.
+//!
+//! **RMIA's population points** (`audit.rmia_population`). RMIA compares each example with
+//! population points z that must be non-members of the attacked model. With `held_out` (the
+//! default) z is drawn from the test rows outside the evaluated non-members, which no audited
+//! model trained on; the reference models still train on the wider population. Where few test
+//! rows are left (fewer than [`FEW_RMIA_POINTS`] and than `n_population_points`) the audit
+//! warns; `audit.max_members` leaves more of them by capping k. Without any such row RMIA is an
+//! error. With `reference_population` z is drawn from the whole population, which also holds
+//! training rows of the attacked model (the behaviour before this option). Each RMIA entry's
+//! `attack.parameters.population_points` records the rows used (`test_rows`, `training_rows`
+//! by index), the number of candidates, where they came from and
+//! `disjoint_from_training_rows`; `offline_a`, `offline_a_source` (`fixed`, `tuned` or unused
+//! online) and, when tuned, `offline_a_tuning` (grid, AUCs, chosen a) record RMIA's `a`.
 //!
 //! **ε.** For every forget-set result the audit computes the empirical ε lower bound of
 //! [`lethe_mia::metrics::empirical_epsilon_from_scores`] (threshold chosen on a seeded half of

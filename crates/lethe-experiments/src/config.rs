@@ -621,9 +621,11 @@ pub enum AuditAttack {
 /// aggregation for SISA) on a population that never contains an evaluated row: every row of
 /// the training and test sets outside the evaluation's members and non-members. Online, the
 /// evaluated rows join the pool and every one is IN exactly half of the reference models
-/// (`lethe_mia::reference`); offline, the reference models see the population only. LiRA and
-/// RMIA entries with the same `n_reference`, `online`, `seed` and `training` share their
-/// reference models.
+/// (`lethe_mia::reference`); offline, the reference models see the population only. Each
+/// reference model trains on as many rows as the attacked model where the pool allows
+/// (`audit.reference_rows`). RMIA's population points are test rows outside the evaluated
+/// non-members (`audit.rmia_population`). LiRA and RMIA entries with the same `n_reference`,
+/// `online`, `seed` and `training` share their reference models.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "attack", rename_all = "snake_case")]
 pub enum ReferenceAttack {

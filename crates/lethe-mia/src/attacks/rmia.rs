@@ -48,7 +48,8 @@ pub const TUNING_PSEUDO_TARGET: usize = 0;
 ///
 /// where `Pr(x | θ) = p(y|x)` is the model's probability of the true label (σ of the logit
 /// confidence). **Online**: reference models are trained on random halves of
-/// `targets ++ population` and `Pr(x)` averages all K of them. **Offline**: reference models
+/// `targets ++ population` (or on as many rows as the target,
+/// [`ReferenceConfig::training_rows`]) and `Pr(x)` averages all K of them. **Offline**: reference models
 /// never see a target; `Pr(x)` is estimated from the OUT models as
 /// `½((1 + a) · Pr_OUT(x) + (1 − a))` (the paper's offline approximation), and the same
 /// correction is applied to the population points using their OUT models.

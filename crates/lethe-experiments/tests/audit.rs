@@ -372,3 +372,366 @@ fn a_bound_above_the_certificate_is_flagged_loudly_in_the_report() {
     assert!(md.contains("**2.1 ⚠ > certified ε**"));
     assert!(!md.contains("No empirical ε lower bound exceeds"));
 }
+
+/// AUC and sum of per-example scores of every entry of [`half_pool_config`], computed by lethe
+/// at 67f0530, before `audit.reference_rows` and `audit.rmia_population` existed: (strategy,
+/// evaluation, model, attack label, AUC, score sum).
+const BEFORE_REFERENCE_ROWS: [(&str, &str, &str, &str, f64, f64); 36] = [
+    (
+        "newton",
+        "forget_vs_test",
+        "original",
+        "lira_online",
+        0.31,
+        12.510292500074797,
+    ),
+    (
+        "newton",
+        "forget_vs_test",
+        "original",
+        "lira_offline",
+        0.4,
+        1.487609074985589,
+    ),
+    (
+        "newton",
+        "forget_vs_test",
+        "original",
+        "rmia_online",
+        0.4061111111111111,
+        29.188605108055008,
+    ),
+    (
+        "newton",
+        "forget_vs_test",
+        "original",
+        "rmia_offline",
+        0.4122222222222222,
+        32.11001964636542,
+    ),
+    (
+        "newton",
+        "forget_vs_test",
+        "unlearned",
+        "lira_online",
+        0.3088888888888889,
+        12.781378448381481,
+    ),
+    (
+        "newton",
+        "forget_vs_test",
+        "unlearned",
+        "lira_offline",
+        0.4022222222222222,
+        1.6762508051683411,
+    ),
+    (
+        "newton",
+        "forget_vs_test",
+        "unlearned",
+        "rmia_online",
+        0.3977777777777778,
+        28.913555992141443,
+    ),
+    (
+        "newton",
+        "forget_vs_test",
+        "unlearned",
+        "rmia_offline",
+        0.4122222222222222,
+        32.02554027504912,
+    ),
+    (
+        "newton",
+        "forget_vs_test",
+        "retrained",
+        "lira_online",
+        0.42333333333333334,
+        3.824932182440096,
+    ),
+    (
+        "newton",
+        "forget_vs_test",
+        "retrained",
+        "lira_offline",
+        0.40444444444444444,
+        -28.162507840593378,
+    ),
+    (
+        "newton",
+        "forget_vs_test",
+        "retrained",
+        "rmia_online",
+        0.4177777777777778,
+        33.19056974459725,
+    ),
+    (
+        "newton",
+        "forget_vs_test",
+        "retrained",
+        "rmia_offline",
+        0.43444444444444447,
+        33.67976424361494,
+    ),
+    (
+        "newton",
+        "retained_vs_test",
+        "unlearned",
+        "lira_online",
+        0.4411111111111111,
+        7.691284915450896,
+    ),
+    (
+        "newton",
+        "retained_vs_test",
+        "unlearned",
+        "lira_offline",
+        0.5166666666666667,
+        4.476552663504315,
+    ),
+    (
+        "newton",
+        "retained_vs_test",
+        "unlearned",
+        "rmia_online",
+        0.5316666666666666,
+        33.280943025540275,
+    ),
+    (
+        "newton",
+        "retained_vs_test",
+        "unlearned",
+        "rmia_offline",
+        0.5011111111111111,
+        34.98035363457759,
+    ),
+    (
+        "sisa",
+        "forget_vs_test",
+        "original",
+        "lira_online",
+        0.5166666666666667,
+        -4.847383535414319,
+    ),
+    (
+        "sisa",
+        "forget_vs_test",
+        "original",
+        "lira_offline",
+        0.5155555555555555,
+        14.58889934079929,
+    ),
+    (
+        "sisa",
+        "forget_vs_test",
+        "original",
+        "rmia_online",
+        0.45666666666666667,
+        39.648330058939095,
+    ),
+    (
+        "sisa",
+        "forget_vs_test",
+        "original",
+        "rmia_offline",
+        0.4811111111111111,
+        39.09823182711201,
+    ),
+    (
+        "sisa",
+        "forget_vs_test",
+        "unlearned",
+        "lira_online",
+        0.4888888888888889,
+        -2.484699094260952,
+    ),
+    (
+        "sisa",
+        "forget_vs_test",
+        "unlearned",
+        "lira_offline",
+        0.48777777777777775,
+        15.538118612946974,
+    ),
+    (
+        "sisa",
+        "forget_vs_test",
+        "unlearned",
+        "rmia_online",
+        0.42444444444444446,
+        40.97445972495088,
+    ),
+    (
+        "sisa",
+        "forget_vs_test",
+        "unlearned",
+        "rmia_offline",
+        0.4661111111111111,
+        40.11787819253434,
+    ),
+    (
+        "sisa",
+        "forget_vs_test",
+        "retrained",
+        "lira_online",
+        0.42333333333333334,
+        3.824944889744737,
+    ),
+    (
+        "sisa",
+        "forget_vs_test",
+        "retrained",
+        "lira_offline",
+        0.40444444444444444,
+        -28.1625080841463,
+    ),
+    (
+        "sisa",
+        "forget_vs_test",
+        "retrained",
+        "rmia_online",
+        0.4177777777777778,
+        33.19056974459725,
+    ),
+    (
+        "sisa",
+        "forget_vs_test",
+        "retrained",
+        "rmia_offline",
+        0.43444444444444447,
+        33.67976424361494,
+    ),
+    (
+        "sisa",
+        "forget_vs_test",
+        "retrained_ensemble",
+        "lira_online",
+        0.49444444444444446,
+        5.389034599702188,
+    ),
+    (
+        "sisa",
+        "forget_vs_test",
+        "retrained_ensemble",
+        "lira_offline",
+        0.4633333333333333,
+        17.055999279692973,
+    ),
+    (
+        "sisa",
+        "forget_vs_test",
+        "retrained_ensemble",
+        "rmia_online",
+        0.4038888888888889,
+        40.45383104125737,
+    ),
+    (
+        "sisa",
+        "forget_vs_test",
+        "retrained_ensemble",
+        "rmia_offline",
+        0.4461111111111111,
+        40.874263261296655,
+    ),
+    (
+        "sisa",
+        "retained_vs_test",
+        "unlearned",
+        "lira_online",
+        0.5488888888888889,
+        3.6412406604220253,
+    ),
+    (
+        "sisa",
+        "retained_vs_test",
+        "unlearned",
+        "lira_offline",
+        0.4716666666666667,
+        10.318180104714482,
+    ),
+    (
+        "sisa",
+        "retained_vs_test",
+        "unlearned",
+        "rmia_online",
+        0.4444444444444444,
+        41.66797642436148,
+    ),
+    (
+        "sisa",
+        "retained_vs_test",
+        "unlearned",
+        "rmia_offline",
+        0.48333333333333334,
+        42.392927308447945,
+    ),
+];
+
+/// Breast cancer, newton and a 3-shard SISA, LiRA and RMIA online and offline, with the
+/// options that restore the previous design.
+fn half_pool_config() -> Value {
+    let mut c = audit_config();
+    c["name"] = json!("half-pool");
+    c["audit"]["attacks"] = json!([
+        { "attack": "lira", "n_reference": 8, "online": true, "variance": "global" },
+        { "attack": "lira", "n_reference": 8, "online": false,
+          "scoring": "one_sided_likelihood_ratio", "seed": 11 },
+        { "attack": "rmia", "n_reference": 8 },
+        { "attack": "rmia", "n_reference": 8, "online": false }
+    ]);
+    c["audit"]["reference_rows"] = json!("half_pool");
+    c["audit"]["rmia_population"] = json!("reference_population");
+    c["grid"] = json!({ "removal.strategy": ["newton", { "strategy": "sisa", "shards": 3 }] });
+    c
+}
+
+#[test]
+fn half_pool_and_the_reference_population_reproduce_the_previous_numbers() {
+    let dir = TempDir::new("audit-half-pool");
+    let result = run_config(&dir, &half_pool_config(), "half-pool.json");
+    let doc = read(&result);
+    let mut seen = 0;
+    for run in doc["runs"].as_array().unwrap() {
+        let strategy = run["train"]["strategy"].as_str().unwrap();
+        let audit = &run["audit"];
+        assert_eq!(audit["warnings"], json!([]), "{strategy}");
+        let text =
+            std::fs::read_to_string(dir.join("results").join(audit["scores"].as_str().unwrap()))
+                .unwrap();
+        for e in audit["results"].as_array().unwrap() {
+            let key = (
+                e["members"].as_str().unwrap(),
+                e["model"].as_str().unwrap(),
+                e["attack_label"].as_str().unwrap(),
+            );
+            let &(.., auc, sum) = BEFORE_REFERENCE_ROWS
+                .iter()
+                .find(|c| (c.0, c.1, c.2, c.3) == (strategy, key.0, key.1, key.2))
+                .unwrap_or_else(|| panic!("{strategy} {key:?}"));
+            assert_eq!(
+                e["metrics"]["auc"].as_f64(),
+                Some(auc),
+                "{strategy} {key:?}"
+            );
+            let found: f64 = text
+                .lines()
+                .skip(1)
+                .map(|l| l.split(',').collect::<Vec<_>>())
+                .filter(|f| (f[0], f[1], f[2]) == key)
+                .map(|f| f[6].parse::<f64>().unwrap())
+                .sum();
+            assert!(
+                (found - sum).abs() <= 1e-9 * sum.abs().max(1.0),
+                "{strategy} {key:?}: {found} vs {sum}"
+            );
+            let r = &e["attack"]["reference"];
+            assert!(r.get("requested_training_size").is_none(), "{r}");
+            if e["attack"]["attack"] == "rmia" {
+                let z = &e["attack"]["parameters"]["population_points"];
+                assert_eq!(z["disjoint_from_training_rows"], false, "{z}");
+            }
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, BEFORE_REFERENCE_ROWS.len());
+}

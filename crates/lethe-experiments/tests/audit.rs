@@ -316,6 +316,9 @@ fn the_audit_attacks_every_strategy_with_lira_and_rmia_and_reports_epsilon() {
     // the report puts the audit side by side with both ε
     let md = report(result, &out);
     assert!(md.contains("Forget set vs test set, side by side"), "{md}");
+    // and repeats what weakens it
+    assert!(md.contains("Weaker than configured"), "{md}");
+    assert!(md.contains("398 requested"), "{md}");
     assert!(md.contains("certified ε (unlearned)"));
     assert!(md.contains("confidence 95.0 %, δ = 1e-4"));
     assert!(md.contains("lira (online, global variance, density; K = 8, seed 5)"));

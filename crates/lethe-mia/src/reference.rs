@@ -17,14 +17,20 @@
 //! **Reference models sized like the target.** With `training_rows = Some(m)` every reference
 //! model trains on m rows, the attacked model's training-set size, when the pool can supply
 //! them:
-//! - *offline*: model k trains on a seeded m-subset of the population (stream
-//!   `ReferenceSubset`, index k);
+//! - *offline*: model k trains on a seeded m-subset of the population;
 //! - *online*: the targets keep the balanced design (each target IN exactly K/2 models, the
 //!   same IN/OUT pattern as without m), and model k, which holds t_k targets, is filled up with
-//!   a seeded subset of m − t_k population rows (stream `ReferenceSubset`, index k).
+//!   a seeded subset of m − t_k population rows (a model that happens to hold more than m
+//!   targets keeps them: the targets' balance comes first).
 //!
-//! A subset drawn from N rows holds at most [`max_subset`]`(N)` = N − ⌈N/4⌉ of them, so that
-//! every row is left out of about a quarter of the models or more: models trained on (almost)
+//! Population rows are dealt to the models in order from a sequence of seeded permutations of
+//! the population (stream `ReferenceSubset`, index: the permutation), continuing into the next
+//! when one runs out (the first rows of the next are reordered so that no model gets a row
+//! twice). So a model's rows are distinct, and every population row is in ⌊F/N⌋ or ⌈F/N⌉
+//! models, F the rows dealt in all.
+//!
+//! A model takes at most [`max_subset`]`(N)` = N − ⌈N/4⌉ of the N population rows, so that
+//! every population row is left out of at least ⌊K/4⌋ models: models trained on (almost)
 //! the same rows would differ only by their noise, their spread would no longer reflect the
 //! choice of training set, and offline RMIA would have no OUT model for some population
 //! points. When the pool cannot supply m rows per model under this cap, every model takes what
@@ -445,7 +451,7 @@ pub struct ReferenceConfig {
 }
 
 /// The largest subset a reference model draws from `n` rows: `n − ⌈n/4⌉`, so that every row
-/// is left out of about a quarter of the models or more (see the module docs).
+/// is left out of at least ⌊K/4⌋ of K models (see the module docs).
 pub fn max_subset(n: usize) -> usize {
     n - n.div_ceil(4)
 }
@@ -485,7 +491,7 @@ fn sized_assignment(
 /// lap): subset k takes the next `sizes[k]` rows, continuing into a fresh permutation when a
 /// lap runs out (whose first rows are reordered to avoid rows the subset already holds). Every
 /// lap deals each row once, so the number of subsets holding a row differs by at most one
-/// between rows, and each subset is a uniformly random subset of its size.
+/// between rows.
 fn lap_subsets(n: usize, sizes: &[usize], seed: u64) -> Vec<Vec<usize>> {
     let permutation = |lap: u64| {
         let mut p: Vec<usize> = (0..n).collect();

@@ -1,9 +1,9 @@
 //! The membership-inference audit of one run (`audit` in a config, DESIGN §3).
 //!
 //! **Rows.** Members are k removed rows (the forget set), non-members k rows of the test set,
-//! k = min(removed, test rows, remaining rows), each a seeded sample. As a control, the
-//! unlearned model is also attacked with k retained training rows as members (the attack's
-//! power on rows the model still trains on).
+//! k = min(removed, test rows, remaining rows, `audit.max_members`), each a seeded sample. As a
+//! control, the unlearned model is also attacked with k retained training rows as members (the
+//! attack's power on rows the model still trains on).
 //!
 //! **Models.** Every strategy is audited: `original` (before the first request), `unlearned`
 //! (released after the last request) and `retrained` (the run's reference retrain: Algorithm 1
@@ -20,11 +20,38 @@
 //! size and aggregation) on a *population* that holds no evaluated row: every training and
 //! test row outside the evaluation's members and non-members (optionally a seeded sample of
 //! `audit.population_size` of them). Online, the evaluated rows join the pool and each is IN
-//! exactly half of the reference models (`lethe_mia::reference`). One reference set is trained
-//! per evaluation, model class and reference configuration and shared by every model of that
-//! class (original, unlearned and retrained have the same λ, σ, loss and noise) and by LiRA and
-//! RMIA entries with the same settings; its descriptor (K, online, seed, pool, solver) is in
-//! each entry's `attack.reference`.
+//! exactly half of the reference models (`lethe_mia::reference`).
+//!
+//! **Reference-model size** (`audit.reference_rows`). With `target` (the default) every
+//! reference model trains on as many rows as the model it is compared with
+//! (`lethe_mia::reference::ReferenceConfig::training_rows`): the original model's n training
+//! rows, the remaining n − removed rows for the unlearned and retrained models (SISA: the same
+//! rows, split into its number of shards). Offline each reference model takes a seeded subset
+//! of the population, online the evaluated rows keep the balanced design and each model is
+//! filled up with population rows. A model takes at most N − ⌈N/4⌉ of N population rows (so
+//! that the models differ in more than their noise); where that is fewer rows than asked for,
+//! the reference descriptor records requested, smallest and largest size and a `shortfall`,
+//! and the audit repeats it in `audit.warnings`. With `half_pool` each model sees about half
+//! of the pool (every pool row in exactly K/2 models), the design before this option.
+//!
+//! One reference set is trained per evaluation, model class, training-set size and reference
+//! configuration and shared by every model that matches (original, unlearned and retrained
+//! have the same λ, σ, loss and noise; with `target` the original has its own, the unlearned
+//! and retrained models share theirs) and by LiRA and RMIA entries with the same settings; its
+//! descriptor (K, online, seed, pool, sizes, solver) is in each entry's `attack.reference`.
+//!
+//! **RMIA's population points** (`audit.rmia_population`). RMIA compares each example with
+//! population points z that must be non-members of the attacked model. With `held_out` (the
+//! default) z is drawn from the test rows outside the evaluated non-members, which no audited
+//! model trained on; the reference models still train on the wider population. Where few test
+//! rows are left (fewer than [`FEW_RMIA_POINTS`] and than `n_population_points`) the audit
+//! warns; `audit.max_members` leaves more of them by capping k. Without any such row RMIA is an
+//! error. With `reference_population` z is drawn from the whole population, which also holds
+//! training rows of the attacked model (the behaviour before this option). Each RMIA entry's
+//! `attack.parameters.population_points` records the rows used (`test_rows`, `training_rows`
+//! by index), the number of candidates, where they came from and
+//! `disjoint_from_training_rows`; `offline_a`, `offline_a_source` (`fixed`, `tuned` or unused
+//! online) and, when tuned, `offline_a_tuning` (grid, AUCs, chosen a) record RMIA's `a`.
 //!
 //! **ε.** For every forget-set result the audit computes the empirical ε lower bound of
 //! [`lethe_mia::metrics::empirical_epsilon_from_scores`] (threshold chosen on a seeded half of
@@ -63,7 +90,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::audit_scores::{AuditScores, EntryScores, unique_label};
-use crate::config::{AuditAttack, AuditConfig, ExperimentConfig, ReferenceAttack};
+use crate::config::{
+    AuditAttack, AuditConfig, ExperimentConfig, ReferenceAttack, ReferenceRows, RmiaPopulation,
+};
 use crate::data::Prepared;
 use crate::error::Result;
 
@@ -174,6 +203,9 @@ pub struct AuditTarget {
     pub certification: Certification,
     /// Whether it is also attacked with retained rows as members (the control).
     pub control: bool,
+    /// The number of training rows it was trained on (for an ensemble: all its shards'
+    /// rows); with `audit.reference_rows = target` every reference model trains on as many.
+    pub training_rows: usize,
 }
 
 /// One membership-inference result.
@@ -241,6 +273,10 @@ pub struct AuditRecord {
     /// AUC(original) − AUC(retrain) on the same rows and bootstrap draws. The report aggregates
     /// the unlearned differences over seeds (sign-flip test, Holm) into its paired verdicts.
     pub paired: Vec<PairedComparison>,
+    /// What weakens the audit and should be read with it: reference models trained on fewer
+    /// rows than the attacked model (`audit.reference_rows`), few RMIA population points
+    /// (`audit.rmia_population`). Empty when nothing did.
+    pub warnings: Vec<String>,
     /// The per-example scores of every result, relative to the output directory:
     /// `<name>.scores/<index>-<hash>.csv` (see [`crate::audit_scores`]); null when the run has
     /// no output directory or the audit was skipped.
@@ -282,6 +318,7 @@ impl AuditRecord {
             game: None,
             scores: None,
             paired: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -303,6 +340,8 @@ struct Evaluation {
     row_ids: Vec<usize>,
     rows: Dataset,
     population: Option<Dataset>,
+    /// Where each population row comes from: (`true` for the test set, its index there).
+    population_source: Vec<(bool, usize)>,
 }
 
 impl Evaluation {
@@ -322,27 +361,47 @@ impl Evaluation {
             .train
             .select(members)?
             .stack(&data.test.select(held_out)?)?;
-        let population = if with_population {
+        let (population, population_source) = if with_population {
+            let outside = |n: usize, used: &[usize], test: bool| {
+                let used: std::collections::BTreeSet<usize> = used.iter().copied().collect();
+                (0..n)
+                    .filter(|i| !used.contains(i))
+                    .map(|i| (test, i))
+                    .collect::<Vec<_>>()
+            };
+            let mut source = outside(data.train.n_samples(), members, false);
+            source.extend(outside(data.test.n_samples(), held_out, true));
             let pool = data
                 .train
                 .without(members)?
                 .stack(&data.test.without(held_out)?)?;
-            Some(match cap {
+            match cap {
                 Some(c) if c < pool.n_samples() => {
                     let all: Vec<usize> = (0..pool.n_samples()).collect();
-                    pool.select(&sample(&all, c, seed, 4))?
+                    let chosen = sample(&all, c, seed, 4);
+                    let source = chosen.iter().map(|&i| source[i]).collect();
+                    (Some(pool.select(&chosen)?), source)
                 }
-                _ => pool,
-            })
+                _ => (Some(pool), source),
+            }
         } else {
-            None
+            (None, Vec::new())
         };
         Ok(Self {
             name,
             row_ids: members.iter().chain(held_out).copied().collect(),
             rows,
             population,
+            population_source,
         })
+    }
+
+    /// The population rows that come from the test set outside the non-members: rows no
+    /// audited model trained on (RMIA's `held_out` population points).
+    fn held_out_population(&self) -> Vec<usize> {
+        (0..self.population_source.len())
+            .filter(|&j| self.population_source[j].0)
+            .collect()
     }
 }
 
@@ -413,6 +472,8 @@ struct CachedReference {
 struct ReferenceCache {
     sets: Vec<CachedReference>,
     seconds: f64,
+    /// Shortfalls of the reference sets trained (see `lethe_mia::reference`).
+    warnings: Vec<String>,
 }
 
 impl ReferenceCache {
@@ -439,6 +500,16 @@ impl ReferenceCache {
                 let t = Instant::now();
                 let set = ReferenceSet::train(target, &evaluation.rows, population, config)?;
                 self.seconds += t.elapsed().as_secs_f64();
+                if let Some(short) = &set.descriptor().shortfall {
+                    self.warnings.push(format!(
+                        "{}: reference models (K = {}, {}{}) for a model trained on {} rows: {short}",
+                        evaluation.name,
+                        config.n_reference,
+                        if config.online { "online" } else { "offline" },
+                        class.map_or(String::new(), |(s, _)| format!(", ensembles of {s}")),
+                        config.training_rows.unwrap_or(0),
+                    ));
+                }
                 self.sets.push(CachedReference {
                     eval_index,
                     class,
@@ -452,17 +523,26 @@ impl ReferenceCache {
     }
 }
 
+/// What the audit knows about the attacked model and how its reference models are set up.
+#[derive(Clone, Copy)]
+struct AttackSetup {
+    seed: u64,
+    class: Option<(usize, Aggregation)>,
+    /// The attacked model's training-set size (`None`: the half-pool design).
+    training_rows: Option<usize>,
+    rmia_population: RmiaPopulation,
+}
+
 /// Runs one configured attack on one target for one evaluation.
-#[allow(clippy::too_many_arguments)]
 fn run_attack(
     attack: &AuditAttack,
-    seed: u64,
+    setup: AttackSetup,
     target: TargetModel<'_>,
-    class: Option<(usize, Aggregation)>,
     eval_index: usize,
     evaluation: &Evaluation,
     cache: &mut ReferenceCache,
 ) -> Result<AttackOutput> {
+    let seed = setup.seed;
     let reference_attack = match attack {
         AuditAttack::Statistic(statistic) => {
             return Ok(ThresholdAttack {
@@ -472,7 +552,7 @@ fn run_attack(
         }
         AuditAttack::Reference(r) => r,
     };
-    let config = match reference_attack {
+    let mut config = match reference_attack {
         ReferenceAttack::Lira(l) => {
             let a = l.attack(seed);
             a.check()?;
@@ -484,7 +564,8 @@ fn run_attack(
             a.reference_config()
         }
     };
-    let reference = cache.get(eval_index, class, &config, target, evaluation)?;
+    config.training_rows = setup.training_rows;
+    let reference = cache.get(eval_index, setup.class, &config, target, evaluation)?;
     let population = evaluation.population.as_ref().ok_or(MiaError::Empty {
         what: "population of the reference models",
     })?;
@@ -494,8 +575,58 @@ fn run_attack(
                 .score_with(target, &evaluation.rows, reference)?
         }
         ReferenceAttack::Rmia(r) => {
-            r.attack(seed)
-                .score_with(target, &evaluation.rows, population, reference)?
+            let held_out = evaluation.held_out_population();
+            let candidates = match setup.rmia_population {
+                RmiaPopulation::HeldOut => {
+                    if held_out.is_empty() {
+                        return Err(MiaError::Empty {
+                            what: "RMIA population points: every test row is an evaluated \
+                                   non-member (cap audit.max_members, or set \
+                                   audit.rmia_population to reference_population)",
+                        }
+                        .into());
+                    }
+                    Some(held_out.as_slice())
+                }
+                RmiaPopulation::ReferencePopulation => None,
+            };
+            let mut out = r.attack(seed).score_with_points(
+                target,
+                &evaluation.rows,
+                population,
+                reference,
+                candidates,
+            )?;
+            let chosen: Vec<usize> = out
+                .descriptor
+                .parameters
+                .remove("population_point_rows")
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default();
+            let split_rows = |test: bool| -> Vec<usize> {
+                chosen
+                    .iter()
+                    .map(|&j| evaluation.population_source[j])
+                    .filter(|s| s.0 == test)
+                    .map(|s| s.1)
+                    .collect()
+            };
+            let (train_rows, test_rows) = (split_rows(false), split_rows(true));
+            out.descriptor.parameters.insert(
+                "population_points".into(),
+                json!({
+                    "rows": chosen.len(),
+                    "candidates": candidates.map_or(population.n_samples(), <[usize]>::len),
+                    "from": match setup.rmia_population {
+                        RmiaPopulation::HeldOut => "test rows outside this evaluation's non-members",
+                        RmiaPopulation::ReferencePopulation => "the reference models' population",
+                    },
+                    "disjoint_from_training_rows": train_rows.is_empty(),
+                    "training_rows": train_rows,
+                    "test_rows": test_rows,
+                }),
+            );
+            out
         }
     };
     output.descriptor.parameters.insert(
@@ -546,7 +677,11 @@ pub fn run_audit_with_scores(
 ) -> Result<(AuditRecord, AuditScores)> {
     let params = crate::runner::certified_params(cfg).model;
     let test_rows: Vec<usize> = (0..data.test.n_samples()).collect();
-    let k = removed.len().min(test_rows.len()).min(remaining.len());
+    let k = removed
+        .len()
+        .min(test_rows.len())
+        .min(remaining.len())
+        .min(audit.max_members.unwrap_or(usize::MAX));
     if k == 0 {
         return Ok((
             AuditRecord::skipped("no removed rows, test rows or remaining rows to compare"),
@@ -587,19 +722,26 @@ pub fn run_audit_with_scores(
     let delta = audit.epsilon_delta.unwrap_or(cfg.certificate.delta);
     let comparable = random_forget_set(cfg);
     let mut cache = ReferenceCache::default();
+    let mut warnings = rmia_population_warnings(audit, &evaluations, k, data.test.n_samples());
     let mut results = Vec::new();
     let mut scores = AuditScores::default();
     for (eval_index, evaluation) in evaluations.iter().enumerate() {
         let forget = eval_index == 0;
         for target in targets.iter().filter(|t| forget || t.control) {
-            let class = target.model.class_key();
+            let setup = AttackSetup {
+                seed: cfg.seed,
+                class: target.model.class_key(),
+                training_rows: match audit.reference_rows {
+                    ReferenceRows::Target => Some(target.training_rows),
+                    ReferenceRows::HalfPool => None,
+                },
+                rmia_population: audit.rmia_population,
+            };
             let entries = with_target(&target.model, classes, params, |t| {
                 let mut out = Vec::new();
                 let mut labels: Vec<String> = Vec::new();
                 for attack in &audit.attacks {
-                    let output = run_attack(
-                        attack, cfg.seed, t, class, eval_index, evaluation, &mut cache,
-                    )?;
+                    let output = run_attack(attack, setup, t, eval_index, evaluation, &mut cache)?;
                     let mut metrics = output.evaluate(&is_member, &options)?;
                     if options.max_roc_points == 0 {
                         metrics.roc.clear();
@@ -651,6 +793,7 @@ pub fn run_audit_with_scores(
         .filter(|e| e.exceeds_certified == Some(true))
         .count();
     let paired = paired_comparisons(&scores, &options.bootstrap)?;
+    warnings.append(&mut cache.warnings);
     let record = AuditRecord {
         n_members: k,
         n_nonmembers: k,
@@ -673,8 +816,48 @@ pub fn run_audit_with_scores(
         game: None,
         scores: None,
         paired,
+        warnings,
     };
     Ok((record, scores))
+}
+
+/// Below this many candidates for RMIA's `held_out` population points the audit warns (the
+/// fraction of z an example beats then takes few values, and the attack is coarse).
+pub const FEW_RMIA_POINTS: usize = 100;
+
+/// The warning when RMIA's `held_out` population points are few (see [`FEW_RMIA_POINTS`]).
+fn rmia_population_warnings(
+    audit: &AuditConfig,
+    evaluations: &[Evaluation],
+    k: usize,
+    test_rows: usize,
+) -> Vec<String> {
+    let requested = audit
+        .attacks
+        .iter()
+        .filter_map(|a| match a {
+            AuditAttack::Reference(ReferenceAttack::Rmia(r)) => Some(r.n_population_points),
+            _ => None,
+        })
+        .max();
+    let (Some(requested), RmiaPopulation::HeldOut) = (requested, audit.rmia_population) else {
+        return Vec::new();
+    };
+    evaluations
+        .iter()
+        .filter(|e| e.population.is_some())
+        .filter_map(|e| {
+            let n = e.held_out_population().len();
+            (n < requested.min(FEW_RMIA_POINTS)).then(|| {
+                format!(
+                    "{}: RMIA has only {n} population points (test rows outside the {k} evaluated \
+                     non-members of {test_rows}); cap audit.max_members to leave more test rows \
+                     for it",
+                    e.name
+                )
+            })
+        })
+        .collect()
 }
 
 /// The model a removal is compared with: SISA's retrained ensemble where the audit has one

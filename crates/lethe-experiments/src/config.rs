@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use lethe_data::{LabelColumn, RowNormalization};
-use lethe_mia::attacks::{Lira, LiraScoring, Rmia, VarianceMode};
+use lethe_mia::attacks::{Lira, LiraScoring, OfflineA, Rmia, VarianceMode};
 use lethe_mia::game::GameStatistic;
 use lethe_mia::metrics::BootstrapOptions;
 use lethe_mia::reference::ReferenceTraining;
@@ -537,11 +537,52 @@ pub struct AuditConfig {
     /// seeded sample; default: every training and test row outside the evaluated rows).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub population_size: Option<usize>,
+    /// How many rows each reference model of LiRA and RMIA trains on: `target` (default) as
+    /// many as the attacked model (original: every training row; unlearned and retrained: the
+    /// remaining rows; SISA: the same rows, split into the same number of shards), or
+    /// `half_pool`, the balanced design where each model sees about half of the pool (the
+    /// behaviour before this option). Where the pool cannot supply the rows, the audit warns
+    /// (`audit.warnings`) and records requested and actual sizes in `attack.reference`.
+    #[serde(default)]
+    pub reference_rows: ReferenceRows,
+    /// Which rows RMIA compares with (its population points z): `held_out` (default) test
+    /// rows outside the evaluated non-members, which no audited model trained on, or
+    /// `reference_population`, the reference models' whole population (which also holds
+    /// training rows of the attacked model; the behaviour before this option).
+    #[serde(default)]
+    pub rmia_population: RmiaPopulation,
+    /// At most this many members (and as many non-members) per evaluation (default: as many
+    /// as possible, min(removed, test, remaining rows)). Capping it leaves test rows outside
+    /// the non-members for RMIA's `held_out` population points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_members: Option<usize>,
     /// The certified-removal game (`crate::game`): T unlearned draws against T retrained
     /// draws, an (ε, δ) lower bound at `epsilon_confidence` and `epsilon_delta` next to the
     /// mechanism's claim. Absent: not played.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub game: Option<GameConfig>,
+}
+
+/// `audit.reference_rows`: the training-set size of LiRA's and RMIA's reference models.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferenceRows {
+    /// As many rows as the attacked model (`lethe_mia::reference::ReferenceConfig::training_rows`).
+    #[default]
+    Target,
+    /// Every pool row in exactly half of the models (about half of the pool per model).
+    HalfPool,
+}
+
+/// `audit.rmia_population`: where RMIA's population points z come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RmiaPopulation {
+    /// Test rows outside the evaluated non-members: non-members of every audited model.
+    #[default]
+    HeldOut,
+    /// The reference models' whole population (training rows of the attacked model included).
+    ReferencePopulation,
 }
 
 /// `audit.game`: draws per side and the statistics the selection half chooses from.
@@ -580,9 +621,11 @@ pub enum AuditAttack {
 /// aggregation for SISA) on a population that never contains an evaluated row: every row of
 /// the training and test sets outside the evaluation's members and non-members. Online, the
 /// evaluated rows join the pool and every one is IN exactly half of the reference models
-/// (`lethe_mia::reference`); offline, the reference models see the population only. LiRA and
-/// RMIA entries with the same `n_reference`, `online`, `seed` and `training` share their
-/// reference models.
+/// (`lethe_mia::reference`); offline, the reference models see the population only. Each
+/// reference model trains on as many rows as the attacked model where the pool allows
+/// (`audit.reference_rows`). RMIA's population points are test rows outside the evaluated
+/// non-members (`audit.rmia_population`). LiRA and RMIA entries with the same `n_reference`,
+/// `online`, `seed` and `training` share their reference models.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "attack", rename_all = "snake_case")]
 pub enum ReferenceAttack {
@@ -653,8 +696,9 @@ pub struct RmiaAttackConfig {
     pub gamma: f64,
     /// Population points z (capped at the population size; default 1000).
     pub n_population_points: usize,
-    /// The offline interpolation a ∈ [0, 1] (default 0.3).
-    pub offline_a: f64,
+    /// The offline interpolation: a fixed a ∈ [0, 1] (default 0.3) or `"tune"` (tuned on the
+    /// reference models as ml_privacy_meter does; see `lethe_mia::attacks::Rmia`).
+    pub offline_a: OfflineA,
     /// Seed of the reference models and of the choice of z (default: the experiment seed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
@@ -900,6 +944,9 @@ const AUDIT: &[Field] = &[
     opt("epsilon_confidence", Kind::Leaf(open_unit)),
     opt("epsilon_delta", Kind::Leaf(check_delta)),
     opt("population_size", Kind::Leaf(pos_int)),
+    opt("reference_rows", Kind::Leaf(de::<ReferenceRows>)),
+    opt("rmia_population", Kind::Leaf(de::<RmiaPopulation>)),
+    opt("max_members", Kind::Leaf(pos_int)),
     opt("game", Kind::Object(AUDIT_GAME)),
 ];
 
@@ -927,7 +974,7 @@ const AUDIT_RMIA: &[Field] = &[
     opt("online", Kind::Leaf(boolean)),
     opt("gamma", Kind::Leaf(check_gamma)),
     opt("n_population_points", Kind::Leaf(pos_int)),
-    opt("offline_a", Kind::Leaf(closed_unit)),
+    opt("offline_a", Kind::Leaf(check_offline_a)),
     opt("seed", Kind::Leaf(uint)),
     opt("training", Kind::Object(REFERENCE_TRAINING)),
 ];
@@ -1656,6 +1703,22 @@ fn closed_unit(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {
             path,
             format!("must lie in [0, 1], got {x}"),
         ));
+    }
+}
+
+fn check_offline_a(v: &Value, path: &str, out: &mut Vec<ConfigIssue>) {
+    if v.is_string() {
+        if v.as_str() != Some("tune") {
+            out.push(ConfigIssue::new(
+                path,
+                format!(
+                    "expected a number in [0, 1] or \"tune\", found {}",
+                    shown(v)
+                ),
+            ));
+        }
+    } else {
+        closed_unit(v, path, out);
     }
 }
 

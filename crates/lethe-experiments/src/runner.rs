@@ -1211,6 +1211,7 @@ pub fn run_point(
                                 "the model before removal: the forget rows are training members",
                             ),
                             control: false,
+                            training_rows: active.len(),
                         },
                         AuditTarget {
                             name: "unlearned",
@@ -1221,6 +1222,7 @@ pub fn run_point(
                                 &summary,
                             ),
                             control: true,
+                            training_rows: remaining.len(),
                         },
                         AuditTarget {
                             name: "retrained",
@@ -1233,6 +1235,7 @@ pub fn run_point(
                                  (Algorithm 1): the distribution removals are compared with",
                             ),
                             control: false,
+                            training_rows: remaining.len(),
                         },
                     ];
                     if let Trained::Sisa(s) = &strategy {
@@ -1257,6 +1260,7 @@ pub fn run_point(
                                 ),
                             ),
                             control: false,
+                            training_rows: remaining.len(),
                         });
                     }
                     let (mut record, scores) = run_audit_with_scores(

@@ -631,6 +631,10 @@ pub fn run_loaded(loaded: &LoadedConfig, opts: &RunOptions) -> Result<RunSummary
                     other => other,
                 })
                 .and_then(|record| {
+                    // what weakens the audit is said as it happens, not only in the file
+                    for w in record.audit.iter().flat_map(|a| &a.warnings) {
+                        display.line(&format!("[lethe] point {} warning: {w}", p.spec.index));
+                    }
                     let run = json::to_value(&record)?;
                     let doc = json!({"schema": POINT_SCHEMA, "name": name, "run": run});
                     json::write_json_atomic(

@@ -7,11 +7,36 @@
 //!
 //! **Which rows a reference model sees.** The *pool* is `targets ++ population` (online) or
 //! `population` alone (offline: the reference models never see a target, so they can be
-//! trained before the targets are known). Like the released code of Carlini et al., the
+//! trained before the targets are known). Without a training-set size
+//! ([`ReferenceConfig::training_rows`] = `None`), like the released code of Carlini et al., the
 //! assignment is *balanced*: every pool row is in exactly K/2 of the K models (for each row, a
 //! random half of the models), so every target has exactly K/2 IN and K/2 OUT models online,
 //! and each model sees about half of the pool. For the distributions to match the target's,
-//! the pool should be about twice the target's training-set size.
+//! the pool should then be about twice the target's training-set size.
+//!
+//! **Reference models sized like the target.** With `training_rows = Some(m)` every reference
+//! model trains on m rows, the attacked model's training-set size, when the pool can supply
+//! them:
+//! - *offline*: model k trains on a seeded m-subset of the population;
+//! - *online*: the targets keep the balanced design (each target IN exactly K/2 models, the
+//!   same IN/OUT pattern as without m), and model k, which holds t_k targets, is filled up with
+//!   a seeded subset of m − t_k population rows (a model that happens to hold more than m
+//!   targets keeps them: the targets' balance comes first).
+//!
+//! Population rows are dealt to the models in order from a sequence of seeded permutations of
+//! the population (stream `ReferenceSubset`, index: the permutation), continuing into the next
+//! when one runs out (the first rows of the next are reordered so that no model gets a row
+//! twice). So a model's rows are distinct, and every population row is in ⌊F/N⌋ or ⌈F/N⌉
+//! models, F the rows dealt in all.
+//!
+//! A model takes at most [`max_subset`]`(N)` = N − ⌈N/4⌉ of the N population rows, so that
+//! every population row is left out of at least ⌊K/4⌋ models: models trained on (almost)
+//! the same rows would differ only by their noise, their spread would no longer reflect the
+//! choice of training set, and offline RMIA would have no OUT model for some population
+//! points. When the pool cannot supply m rows per model under this cap, every model takes what
+//! is available; the descriptor records the requested size, the smallest and largest actual
+//! size and a `shortfall` warning (results are then weaker than a same-size reference set
+//! would give, so the audit reports it).
 //!
 //! **How they are trained.** With the target's loss, λ, σ, noise distribution and solver (each
 //! model k draws its own b from its own stream). Two speed-ups that do not change what is
@@ -84,6 +109,19 @@ pub struct ReferenceDescriptor {
     pub pool_size: usize,
     /// Mean number of training rows per reference model.
     pub mean_training_size: f64,
+    /// The training-set size every model was asked to have ([`ReferenceConfig::training_rows`];
+    /// absent for the balanced half-pool design).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_training_size: Option<usize>,
+    /// The smallest training set of a reference model (with a requested size only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_training_size: Option<usize>,
+    /// The largest training set of a reference model (with a requested size only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_training_size: Option<usize>,
+    /// Why some reference model trained on fewer rows than requested (absent when none did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shortfall: Option<String>,
     /// How pool rows are assigned to models.
     pub assignment: String,
     /// Loss name.
@@ -330,6 +368,53 @@ pub(crate) fn balanced_assignment(rows: usize, k: usize, seed: u64, purpose: Pur
     out
 }
 
+/// How pool rows are assigned to models, in words.
+fn assignment_name(config: &ReferenceConfig) -> &'static str {
+    match (config.training_rows, config.online) {
+        (None, _) => "balanced: every pool row in exactly K/2 models",
+        (Some(_), true) => {
+            "sized: every target in exactly K/2 models, each model filled up to the requested \
+             size with a seeded subset of at most N - ceil(N/4) of the N population rows"
+        }
+        (Some(_), false) => {
+            "sized: each model a seeded subset of the requested size, at most N - ceil(N/4) of \
+             the N population rows"
+        }
+    }
+}
+
+/// The warning when some model trained on fewer rows than requested.
+fn shortfall(
+    config: &ReferenceConfig,
+    sizes: Option<&[usize]>,
+    targets: usize,
+    population: usize,
+) -> Option<String> {
+    let (m, sizes) = (config.training_rows?, sizes?);
+    let short = sizes.iter().filter(|&&s| s < m).count();
+    let smallest = sizes.iter().min().copied()?;
+    (short > 0).then(|| {
+        let pool = if config.online {
+            format!(
+                "{targets} targets (each in K/2 models) and {population} population rows, of which \
+                 a model may take at most {}",
+                max_subset(population)
+            )
+        } else {
+            format!(
+                "{population} population rows, of which a model may take at most {}",
+                max_subset(population)
+            )
+        };
+        format!(
+            "{short} of {} reference models trained on fewer rows than the {m} requested \
+             (smallest: {smallest}): the pool has {pool}; reference models smaller than the \
+             attacked model make the attack weaker",
+            sizes.len()
+        )
+    })
+}
+
 /// Checks that the target reads probabilities (LiRA, RMIA and shadow models need them).
 pub(crate) fn require_logistic(target: TargetModel<'_>, what: &'static str) -> Result<()> {
     let loss = target.params()?.loss;
@@ -355,6 +440,95 @@ pub struct ReferenceConfig {
     pub seed: u64,
     /// Solver settings.
     pub training: ReferenceTraining,
+    /// Training rows per reference model, usually the attacked model's training-set size
+    /// (see the module docs); `None`: the balanced half-pool design.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_rows: Option<usize>,
+}
+
+/// The largest subset a reference model draws from `n` rows: `n − ⌈n/4⌉`, so that every row
+/// is left out of at least ⌊K/4⌋ of K models (see the module docs).
+pub fn max_subset(n: usize) -> usize {
+    n - n.div_ceil(4)
+}
+
+/// Row-major `rows × k` membership with a training-set size (see the module docs): online the
+/// first `targets` rows balanced as [`balanced_assignment`] and every model filled up to `m`
+/// rows from the others, offline an m-subset of all rows per model. Returns the membership
+/// and the number of rows of each model.
+fn sized_assignment(
+    rows: usize,
+    targets: usize,
+    k: usize,
+    m: usize,
+    seed: u64,
+) -> (Vec<bool>, Vec<usize>) {
+    let mut out = vec![false; rows * k];
+    let balanced = balanced_assignment(targets, k, seed, Purpose::ReferenceMembership);
+    out[..targets * k].copy_from_slice(&balanced);
+    let others = rows - targets;
+    let held: Vec<usize> = (0..k)
+        .map(|model| (0..targets).filter(|&r| balanced[r * k + model]).count())
+        .collect();
+    let fills: Vec<usize> = held
+        .iter()
+        .map(|&h| m.saturating_sub(h).min(max_subset(others)))
+        .collect();
+    for (model, subset) in lap_subsets(others, &fills, seed).iter().enumerate() {
+        for &j in subset {
+            out[(targets + j) * k + model] = true;
+        }
+    }
+    (out, held.iter().zip(&fills).map(|(h, f)| h + f).collect())
+}
+
+/// Subsets of `0..n` of the given sizes (each ≤ n, distinct rows within a subset), dealt in
+/// order from a sequence of seeded permutations ("laps", stream `ReferenceSubset`, index: the
+/// lap): subset k takes the next `sizes[k]` rows, continuing into a fresh permutation when a
+/// lap runs out (whose first rows are reordered to avoid rows the subset already holds). Every
+/// lap deals each row once, so the number of subsets holding a row differs by at most one
+/// between rows.
+fn lap_subsets(n: usize, sizes: &[usize], seed: u64) -> Vec<Vec<usize>> {
+    let permutation = |lap: u64| {
+        let mut p: Vec<usize> = (0..n).collect();
+        p.shuffle(&mut Purpose::ReferenceSubset.rng(seed, lap));
+        p
+    };
+    let (mut lap, mut pos) = (0, 0);
+    let mut perm = permutation(0);
+    sizes
+        .iter()
+        .map(|&f| {
+            debug_assert!(f <= n);
+            let mut mine = vec![false; n];
+            let mut rows = Vec::with_capacity(f);
+            while rows.len() < f {
+                if pos == n {
+                    lap += 1;
+                    perm = permutation(lap);
+                    pos = 0;
+                    // the first `need` rows of the new lap must be new to this subset; there
+                    // are n − rows.len() ≥ need such rows
+                    let need = f - rows.len();
+                    let mut j = 0;
+                    for i in 0..need {
+                        if mine[perm[i]] {
+                            j = j.max(i + 1);
+                            while mine[perm[j]] {
+                                j += 1;
+                            }
+                            perm.swap(i, j);
+                        }
+                    }
+                }
+                let r = perm[pos];
+                pos += 1;
+                mine[r] = true;
+                rows.push(r);
+            }
+            rows
+        })
+        .collect()
 }
 
 /// K reference models and the logit confidence `φ_k(x)` of every target and population row
@@ -411,19 +585,31 @@ impl ReferenceSet {
         };
         let trainer = Trainer::new(target, &pool, &config.training)?;
         let loss = trainer.params.loss;
-        let assignment = balanced_assignment(
-            pool.n_samples(),
-            k,
-            config.seed,
-            Purpose::ReferenceMembership,
-        );
+        let (nt, np) = (targets.n_samples(), population.n_samples());
+        let (assignment, sizes) = match config.training_rows {
+            None => (
+                balanced_assignment(
+                    pool.n_samples(),
+                    k,
+                    config.seed,
+                    Purpose::ReferenceMembership,
+                ),
+                None,
+            ),
+            Some(0) => return Err(invalid("training_rows", 0, "must be at least 1")),
+            Some(m) => {
+                let balanced_targets = if config.online { nt } else { 0 };
+                let (a, sizes) =
+                    sized_assignment(pool.n_samples(), balanced_targets, k, m, config.seed);
+                (a, Some(sizes))
+            }
+        };
         let target_labels = target.labels(targets)?;
         let pop_labels = if population.is_empty() {
             None
         } else {
             Some(target.labels(population)?)
         };
-        let (nt, np) = (targets.n_samples(), population.n_samples());
         let offset = if config.online { nt } else { 0 };
         let per_model: Vec<(Vec<f64>, Vec<f64>, usize)> = (0..k)
             .into_par_iter()
@@ -470,7 +656,11 @@ impl ReferenceSet {
             seed: config.seed,
             pool_size: pool.n_samples(),
             mean_training_size: per_model.iter().map(|m| m.2 as f64).sum::<f64>() / k as f64,
-            assignment: "balanced: every pool row in exactly K/2 models".into(),
+            requested_training_size: config.training_rows,
+            min_training_size: sizes.as_ref().and_then(|s| s.iter().min().copied()),
+            max_training_size: sizes.as_ref().and_then(|s| s.iter().max().copied()),
+            shortfall: shortfall(config, sizes.as_deref(), nt, np),
+            assignment: assignment_name(config).into(),
             loss: params.loss.name().into(),
             lambda: params.lambda,
             sigma: params.sigma,

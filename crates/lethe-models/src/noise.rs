@@ -190,7 +190,7 @@ impl Stream {
 /// ([`Purpose::derived_seed`]).
 ///
 /// The discriminants are part of every seeded result: changing one changes the results it
-/// feeds (they are pinned by a test). 1–12 are lethe-mia's, 0x101–0x103 lethe-removal's,
+/// feeds (they are pinned by a test). 1–14 are lethe-mia's, 0x101–0x103 lethe-removal's,
 /// 0x201–0x206 lethe-experiments'.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u64)]
@@ -221,6 +221,12 @@ pub enum Purpose {
     GameSplit = 11,
     /// lethe-mia: draw r of the Monte Carlo sign-flip test over seeds (above its exact range).
     SignFlip = 12,
+    /// lethe-mia: the permutations of the population ("laps", index: the lap) from which
+    /// reference models with a training-set size are dealt their population rows: offline
+    /// their whole training set, online the rows that fill them up.
+    ReferenceSubset = 13,
+    /// lethe-mia: the pseudo-target's population points when offline RMIA tunes `a` (index 0).
+    RmiaTuning = 14,
     /// lethe-removal: the random choices of a deletion order (`lethe_removal::orders`; one
     /// stream).
     DeletionOrder = 0x101,
@@ -247,7 +253,7 @@ pub enum Purpose {
 
 impl Purpose {
     /// Every purpose, in discriminant order.
-    pub const ALL: [Purpose; 21] = [
+    pub const ALL: [Purpose; 23] = [
         Purpose::ReferenceMembership,
         Purpose::ReferenceNoise,
         Purpose::Bootstrap,
@@ -260,6 +266,8 @@ impl Purpose {
         Purpose::EnsemblePartition,
         Purpose::GameSplit,
         Purpose::SignFlip,
+        Purpose::ReferenceSubset,
+        Purpose::RmiaTuning,
         Purpose::DeletionOrder,
         Purpose::SisaPartition,
         Purpose::SisaNoise,
@@ -394,7 +402,7 @@ mod tests {
     fn purposes_are_pinned_and_distinct() {
         // The stream values every seeded result depends on: a reordered or renumbered purpose
         // would silently change results.
-        let pinned: [(Purpose, u64); 21] = [
+        let pinned: [(Purpose, u64); 23] = [
             (Purpose::ReferenceMembership, 1 << 48),
             (Purpose::ReferenceNoise, 2 << 48),
             (Purpose::Bootstrap, 3 << 48),
@@ -407,6 +415,8 @@ mod tests {
             (Purpose::EnsemblePartition, 10 << 48),
             (Purpose::GameSplit, 11 << 48),
             (Purpose::SignFlip, 12 << 48),
+            (Purpose::ReferenceSubset, 13 << 48),
+            (Purpose::RmiaTuning, 14 << 48),
             (Purpose::DeletionOrder, 0x101 << 48),
             (Purpose::SisaPartition, 0x102 << 48),
             (Purpose::SisaNoise, 0x103 << 48),

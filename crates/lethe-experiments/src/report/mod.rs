@@ -585,10 +585,20 @@ fn audit_section(r: &ResultDoc, out: &mut String) {
     let mut exceeded = Vec::new();
     let mut levels = std::collections::BTreeSet::new();
     let mut not_comparable = false;
+    // audit.warnings: message → the runs that have it
+    let mut weaker: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for run in r.runs() {
         let Some(audit) = run.get("audit") else {
             continue;
         };
+        for w in audit["warnings"].as_array().into_iter().flatten() {
+            if let Some(w) = w.as_str() {
+                weaker
+                    .entry(w.to_string())
+                    .or_default()
+                    .push(format!("#{}", int(num(run, "index"))));
+            }
+        }
         if let Some(skip) = audit.get("skipped").and_then(Value::as_str) {
             let mut row = vec![
                 int(num(run, "index")),
@@ -735,6 +745,17 @@ fn audit_section(r: &ResultDoc, out: &mut String) {
         );
         for x in &exceeded {
             let _ = writeln!(out, "> - {x}");
+        }
+        out.push('\n');
+    }
+    if !weaker.is_empty() {
+        out.push_str(
+            "> **⚠ Weaker than configured** (`audit.warnings`): reference models smaller than \
+             the attacked model or few RMIA population points make the attacks weaker, so their \
+             AUCs understate what a stronger attacker could do.\n>\n",
+        );
+        for (w, runs) in &weaker {
+            let _ = writeln!(out, "> - runs {}: {}", runs.join(", "), esc(w));
         }
         out.push('\n');
     }

@@ -69,6 +69,10 @@ impl LiraScoring {
 /// - **offline**: reference models are trained on random halves of the population only
 ///   (every target OUT for all K models); no IN distribution.
 ///
+/// With [`ReferenceConfig::training_rows`] the reference models train on as many rows as the
+/// target instead of half the pool (online: each target still IN exactly K/2 models); see
+/// [`crate::reference`].
+///
 /// Means are sample means (the released code uses medians). Scores are per example; the ROC
 /// thresholds them globally as in the paper.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -137,6 +141,7 @@ impl Lira {
             online: self.online,
             seed: self.seed,
             training: self.training,
+            training_rows: None,
         }
     }
 

@@ -21,7 +21,7 @@ mod ulira;
 
 pub use difference::DifferenceAttack;
 pub use lira::{Lira, LiraScoring, VarianceMode};
-pub use rmia::Rmia;
+pub use rmia::{OFFLINE_A_GRID, OfflineA, Rmia, TUNING_PSEUDO_TARGET, Tune};
 pub use shadow::{ShadowAttack, ShadowFeatures};
 pub use threshold::{LossAttack, ThresholdAttack};
 pub use ulira::{NoUnlearning, Retrain, ULira, UnlearnRequest, Unlearner};

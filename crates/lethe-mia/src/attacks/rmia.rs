@@ -3,15 +3,41 @@
 
 use lethe_data::Dataset;
 use lethe_models::loss::{sigmoid, softplus};
+use rand::seq::SliceRandom;
 use rand::seq::index::sample;
 use serde::{Deserialize, Serialize};
 
 use super::{AttackDescriptor, AttackOutput};
 use crate::error::{MiaError, Result, invalid};
+use crate::metrics::auc;
 use crate::reference::{ReferenceConfig, ReferenceSet, ReferenceTraining};
 use crate::scores::{Statistic, from_margins};
 use crate::target::TargetModel;
 use lethe_models::noise::Purpose;
+
+/// The offline interpolation parameter `a` of RMIA: fixed, or tuned on the reference models.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OfflineA {
+    /// A fixed a ∈ [0, 1] (written as a number).
+    Fixed(f64),
+    /// Tuned as ml_privacy_meter tunes it (written as `"tune"`): see [`Rmia`].
+    Tune(Tune),
+}
+
+/// The keyword `"tune"` of [`OfflineA::Tune`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tune {
+    /// Tune on the reference models.
+    Tune,
+}
+
+/// The grid offline RMIA tunes `a` on: 0, 0.1, …, 1 (ml_privacy_meter's `np.arange(0, 1.1, 0.1)`).
+pub const OFFLINE_A_GRID: [f64; 11] = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
+
+/// The reference model that plays the target when offline RMIA tunes `a`.
+pub const TUNING_PSEUDO_TARGET: usize = 0;
 
 /// RMIA: compares the target example x with population points z through
 ///
@@ -22,14 +48,25 @@ use lethe_models::noise::Purpose;
 ///
 /// where `Pr(x | θ) = p(y|x)` is the model's probability of the true label (σ of the logit
 /// confidence). **Online**: reference models are trained on random halves of
-/// `targets ++ population` and `Pr(x)` averages all K of them. **Offline**: reference models
+/// `targets ++ population` (or on as many rows as the target,
+/// [`ReferenceConfig::training_rows`]) and `Pr(x)` averages all K of them. **Offline**: reference models
 /// never see a target; `Pr(x)` is estimated from the OUT models as
-/// `½((1 + a) · Pr_OUT(x) + (1 − a))` (the paper's offline approximation; `a` is tuned on
-/// reference models in the paper, [`Rmia::offline_a`] here), and the same correction is
-/// applied to the population points using their OUT models.
+/// `½((1 + a) · Pr_OUT(x) + (1 − a))` (the paper's offline approximation), and the same
+/// correction is applied to the population points using their OUT models.
 ///
-/// The population points z are a seeded random subset of the population (without
-/// replacement); they are never targets.
+/// **`a`** ([`Rmia::offline_a`]) is either fixed or, with [`OfflineA::Tune`], tuned as
+/// ml_privacy_meter tunes it: reference model [`TUNING_PSEUDO_TARGET`] plays the target and
+/// the other K − 1 models the references; the population rows it trained on are the members,
+/// a seeded half of the rows it left out (at most `n_population_points`, stream
+/// `RmiaTuning`) are the pseudo-target's population points z and the other half the
+/// non-members; for every a of [`OFFLINE_A_GRID`] the pseudo-attack's AUC is computed and the
+/// a with the largest AUC is used (the first on ties). ml_privacy_meter scores its
+/// pseudo-target with one reference model; here all K − 1 others are used, as the attack
+/// itself uses all K. The chosen a and the grid's AUCs are in the descriptor.
+///
+/// The population points z are a seeded random subset (without replacement) of the
+/// population, or of given candidate rows of it ([`Rmia::score_with_points`]); they are never
+/// targets.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Rmia {
@@ -39,10 +76,11 @@ pub struct Rmia {
     pub online: bool,
     /// The likelihood-ratio threshold γ ≥ 1 x must beat z by (default 1).
     pub gamma: f64,
-    /// Number of population points z (capped at the population size; default 1000).
+    /// Number of population points z (capped at the number of candidates; default 1000).
     pub n_population_points: usize,
-    /// The offline interpolation parameter a ∈ [0, 1] (default 0.3; unused online).
-    pub offline_a: f64,
+    /// The offline interpolation parameter: a fixed a ∈ [0, 1] (default 0.3) or `"tune"`
+    /// (unused online).
+    pub offline_a: OfflineA,
     /// Seed of the reference models and of the choice of z.
     pub seed: u64,
     /// How reference models are trained.
@@ -56,11 +94,52 @@ impl Default for Rmia {
             online: true,
             gamma: 1.0,
             n_population_points: 1000,
-            offline_a: 0.3,
+            offline_a: OfflineA::Fixed(0.3),
             seed: 0,
             training: ReferenceTraining::default(),
         }
     }
+}
+
+/// `ln Pr(x)` from the reference statistics of one row: online the mean of σ(φ_k) over all
+/// K models, offline `½((1 + a) · Pr_OUT + (1 − a))` over the OUT models other than `skip`
+/// (`None` when no such model left the row out).
+fn ln_marginal(
+    online: bool,
+    a: f64,
+    k: usize,
+    stats: &dyn Fn(usize) -> f64,
+    is_in: &dyn Fn(usize) -> bool,
+    skip: Option<usize>,
+) -> Option<f64> {
+    if online {
+        return Some(((0..k).map(|m| sigmoid(stats(m))).sum::<f64>() / k as f64).ln());
+    }
+    let outs: Vec<f64> = (0..k)
+        .filter(|&m| Some(m) != skip && !is_in(m))
+        .map(|m| sigmoid(stats(m)))
+        .collect();
+    if outs.is_empty() {
+        return None;
+    }
+    let p_out = outs.iter().sum::<f64>() / outs.len() as f64;
+    Some((0.5 * ((1.0 + a) * p_out + (1.0 - a))).ln())
+}
+
+/// The fraction of the sorted `ln_lr_z` with `LR(x) / LR(z) ≥ γ`, i.e.
+/// `ln LR(z) ≤ ln LR(x) − ln γ`.
+fn fraction_beaten(ln_lr_z: &[f64], ln_lr_x: f64, ln_gamma: f64) -> f64 {
+    let bound = ln_lr_x - ln_gamma;
+    ln_lr_z.partition_point(|&v| v <= bound) as f64 / ln_lr_z.len() as f64
+}
+
+/// What tuning `a` found (see [`Rmia`]).
+struct Tuned {
+    a: f64,
+    aucs: Vec<f64>,
+    members: usize,
+    nonmembers: usize,
+    points: usize,
 }
 
 impl Rmia {
@@ -77,8 +156,10 @@ impl Rmia {
         if !(self.gamma.is_finite() && self.gamma >= 1.0) {
             return Err(invalid("gamma", self.gamma, "must be finite and ≥ 1"));
         }
-        if !(0.0..=1.0).contains(&self.offline_a) {
-            return Err(invalid("offline_a", self.offline_a, "must be in [0, 1]"));
+        if let OfflineA::Fixed(a) = self.offline_a
+            && !(0.0..=1.0).contains(&a)
+        {
+            return Err(invalid("offline_a", a, "must be in [0, 1] or \"tune\""));
         }
         if self.n_population_points == 0 {
             return Err(invalid("n_population_points", 0, "must be at least 1"));
@@ -93,6 +174,7 @@ impl Rmia {
             online: self.online,
             seed: self.seed,
             training: self.training,
+            training_rows: None,
         }
     }
 
@@ -113,17 +195,36 @@ impl Rmia {
     }
 
     /// Scores every row of `targets` with reference models already trained on these targets
-    /// and this population.
+    /// and this population, the population points z drawn from the whole population.
     ///
     /// # Errors
-    /// As [`Rmia::check`]; [`MiaError::Empty`] without population;
-    /// [`MiaError::InvalidParameter`] when `reference` does not match.
+    /// As [`Rmia::score_with_points`].
     pub fn score_with<'a>(
         &self,
         target: impl Into<TargetModel<'a>>,
         targets: &Dataset,
         population: &Dataset,
         reference: &ReferenceSet,
+    ) -> Result<AttackOutput> {
+        self.score_with_points(target, targets, population, reference, None)
+    }
+
+    /// [`Rmia::score_with`] with the population points z drawn from the population rows
+    /// `candidates` only (all rows for `None`): for example the rows that are non-members of
+    /// the attacked model, when the reference models' population also holds its training rows.
+    ///
+    /// # Errors
+    /// As [`Rmia::check`]; [`MiaError::Empty`] without population or candidates;
+    /// [`MiaError::InvalidParameter`] when `reference` does not match, a candidate is out of
+    /// range, offline a row has no OUT reference model, or `a` cannot be tuned (no population
+    /// row in or out of the pseudo-target).
+    pub fn score_with_points<'a>(
+        &self,
+        target: impl Into<TargetModel<'a>>,
+        targets: &Dataset,
+        population: &Dataset,
+        reference: &ReferenceSet,
+        candidates: Option<&[usize]>,
     ) -> Result<AttackOutput> {
         let target = target.into();
         self.check()?;
@@ -152,6 +253,26 @@ impl Rmia {
                 what: "population (RMIA compares with population points)",
             });
         }
+        let all: Vec<usize>;
+        let candidates = match candidates {
+            Some(c) => c,
+            None => {
+                all = (0..population.n_samples()).collect();
+                &all
+            }
+        };
+        if candidates.is_empty() {
+            return Err(MiaError::Empty {
+                what: "candidate population points of RMIA",
+            });
+        }
+        if let Some(&bad) = candidates.iter().find(|&&j| j >= population.n_samples()) {
+            return Err(invalid(
+                "RMIA population point",
+                bad,
+                format!("the population has {} rows", population.n_samples()),
+            ));
+        }
         let loss = target.params()?.loss;
         let phi_of = |data: &Dataset| -> Result<Vec<f64>> {
             from_margins(
@@ -162,55 +283,79 @@ impl Rmia {
             )
         };
         let k = self.n_reference;
-        let a = self.offline_a;
-        // ln Pr(x) from the reference statistics of one row
-        let ln_marginal = |stats: &dyn Fn(usize) -> f64, is_in: &dyn Fn(usize) -> bool| -> f64 {
-            if self.online {
-                ((0..k).map(|m| sigmoid(stats(m))).sum::<f64>() / k as f64).ln()
-            } else {
-                let outs: Vec<f64> = (0..k)
-                    .filter(|&m| !is_in(m))
-                    .map(|m| sigmoid(stats(m)))
-                    .collect();
-                let p_out = outs.iter().sum::<f64>() / outs.len() as f64;
-                (0.5 * ((1.0 + a) * p_out + (1.0 - a))).ln()
-            }
+        let tuned = match (self.online, self.offline_a) {
+            (false, OfflineA::Tune(_)) => Some(self.tune_offline_a(reference)?),
+            _ => None,
+        };
+        let a = match (self.offline_a, &tuned) {
+            (_, Some(t)) => t.a,
+            (OfflineA::Fixed(a), None) => a,
+            // online: a is not used
+            (OfflineA::Tune(_), None) => f64::NAN,
+        };
+        // ln LR(row) = ln σ(φ(row)) − ln Pr(row), from the row's φ under the target, its
+        // reference statistics and memberships
+        let ln_lr = |what: &str,
+                     row: usize,
+                     phi: f64,
+                     stats: &dyn Fn(usize) -> f64,
+                     is_in: &dyn Fn(usize) -> bool|
+         -> Result<f64> {
+            let m = ln_marginal(self.online, a, k, stats, is_in, None).ok_or_else(|| {
+                invalid(
+                    "offline RMIA",
+                    format!("{what} {row}"),
+                    "no reference model left this row out, so Pr_OUT is undefined",
+                )
+            })?;
+            Ok(-softplus(-phi) - m)
         };
         // ln LR of the population points z
-        let n_z = self.n_population_points.min(population.n_samples());
+        let n_z = self.n_population_points.min(candidates.len());
         let mut rng = Purpose::RmiaPopulation.rng(self.seed, 0);
-        let z_idx = sample(&mut rng, population.n_samples(), n_z).into_vec();
+        let z_idx: Vec<usize> = sample(&mut rng, candidates.len(), n_z)
+            .into_iter()
+            .map(|i| candidates[i])
+            .collect();
         let phi_pop = phi_of(population)?;
         let pstats = reference.population_statistics();
-        let mut ln_lr_z: Vec<f64> = z_idx
+        let mut ln_lr_z = z_idx
             .iter()
             .map(|&j| {
-                -softplus(-phi_pop[j])
-                    - ln_marginal(&|m| pstats[(j, m)], &|m| reference.population_in(j, m))
+                ln_lr("population row", j, phi_pop[j], &|m| pstats[(j, m)], &|m| {
+                    reference.population_in(j, m)
+                })
             })
-            .collect();
+            .collect::<Result<Vec<f64>>>()?;
         ln_lr_z.sort_by(f64::total_cmp);
         // scores of the targets
         let phi_t = phi_of(targets)?;
         let tstats = reference.target_statistics();
         let ln_gamma = self.gamma.ln();
-        let scores: Vec<f64> = (0..targets.n_samples())
+        let scores = (0..targets.n_samples())
             .map(|i| {
-                let ln_lr_x = -softplus(-phi_t[i])
-                    - ln_marginal(&|m| tstats[(i, m)], &|m| reference.target_in(i, m));
-                // LR(x)/LR(z) ≥ γ  ⇔  ln LR(z) ≤ ln LR(x) − ln γ
-                let bound = ln_lr_x - ln_gamma;
-                ln_lr_z.partition_point(|&v| v <= bound) as f64 / n_z as f64
+                let x = ln_lr("target", i, phi_t[i], &|m| tstats[(i, m)], &|m| {
+                    reference.target_in(i, m)
+                })?;
+                Ok(fraction_beaten(&ln_lr_z, x, ln_gamma))
             })
-            .collect();
-        let mode = if self.online { "online" } else { "offline" };
+            .collect::<Result<Vec<f64>>>()?;
+        let source = match (self.online, &tuned) {
+            (true, _) => "unused (online)",
+            (false, Some(_)) => "tuned",
+            (false, None) => "fixed",
+        };
         let variant = if self.online {
-            format!("{mode}, gamma = {}, {n_z} population points", self.gamma)
+            format!("online, gamma = {}, {n_z} population points", self.gamma)
         } else {
             format!(
-                "{mode}, gamma = {}, a = {}, {n_z} population points",
-                self.gamma, a
+                "offline, gamma = {}, a = {a} ({source}), {n_z} population points",
+                self.gamma
             )
+        };
+        let offline_a = match (self.online, self.offline_a) {
+            (true, OfflineA::Tune(_)) => serde_json::Value::from("tune"),
+            _ => serde_json::Value::from(a),
         };
         let mut descriptor = AttackDescriptor::new(
             "rmia",
@@ -221,12 +366,108 @@ impl Rmia {
         )
         .param("gamma", self.gamma)
         .param("n_population_points", n_z)
-        .param("offline_a", a)
+        .param("population_point_candidates", candidates.len())
+        .param("population_point_rows", {
+            let mut rows = z_idx.clone();
+            rows.sort_unstable();
+            rows
+        })
+        .param("offline_a", offline_a)
+        .param("offline_a_source", source)
         .param("population_points_seed", self.seed);
+        if let Some(t) = tuned {
+            descriptor = descriptor.param(
+                "offline_a_tuning",
+                serde_json::json!({
+                    "grid": OFFLINE_A_GRID,
+                    "auc": t.aucs,
+                    "chosen": t.a,
+                    "pseudo_target": TUNING_PSEUDO_TARGET,
+                    "members": t.members,
+                    "nonmembers": t.nonmembers,
+                    "population_points": t.points,
+                    "method": "ml_privacy_meter's tune_offline_a: one reference model attacked \
+                               with the others on the population rows it did and did not \
+                               train on, a with the largest AUC (first on ties)",
+                }),
+            );
+        }
         descriptor.n_reference = Some(k);
         descriptor.online = Some(self.online);
         descriptor.seed = Some(rc.seed);
         descriptor.reference = Some(reference.descriptor().clone());
         AttackOutput::new(scores, descriptor)
+    }
+
+    /// Tunes offline `a` on the reference models (see [`Rmia`]).
+    fn tune_offline_a(&self, reference: &ReferenceSet) -> Result<Tuned> {
+        let k = self.n_reference;
+        let p = TUNING_PSEUDO_TARGET;
+        let stats = reference.population_statistics();
+        // rows some other model left out (others have no Pr_OUT)
+        let usable: Vec<usize> = (0..reference.n_population())
+            .filter(|&j| (0..k).any(|m| m != p && !reference.population_in(j, m)))
+            .collect();
+        let members: Vec<usize> = usable
+            .iter()
+            .copied()
+            .filter(|&j| reference.population_in(j, p))
+            .collect();
+        let mut outs: Vec<usize> = usable
+            .iter()
+            .copied()
+            .filter(|&j| !reference.population_in(j, p))
+            .collect();
+        outs.shuffle(&mut Purpose::RmiaTuning.rng(self.seed, 0));
+        let n_z = self.n_population_points.min(outs.len() / 2);
+        let (z, nonmembers) = outs.split_at(n_z);
+        if members.is_empty() || nonmembers.is_empty() || z.is_empty() {
+            return Err(invalid(
+                "offline_a",
+                "tune",
+                format!(
+                    "tuning needs population rows in and out of the pseudo-target (reference \
+                     model {p}): {} in, {} out (at least 1 in and 2 out)",
+                    members.len(),
+                    outs.len()
+                ),
+            ));
+        }
+        let ln_gamma = self.gamma.ln();
+        let ln_lr = |j: usize, a: f64| -> f64 {
+            let m = ln_marginal(
+                false,
+                a,
+                k,
+                &|m| stats[(j, m)],
+                &|m| reference.population_in(j, m),
+                Some(p),
+            )
+            .unwrap_or(f64::NAN);
+            -softplus(-stats[(j, p)]) - m
+        };
+        let mut best = (f64::NEG_INFINITY, OFFLINE_A_GRID[0]);
+        let mut aucs = Vec::with_capacity(OFFLINE_A_GRID.len());
+        for a in OFFLINE_A_GRID {
+            let mut ln_lr_z: Vec<f64> = z.iter().map(|&j| ln_lr(j, a)).collect();
+            ln_lr_z.sort_by(f64::total_cmp);
+            let score = |rows: &[usize]| -> Vec<f64> {
+                rows.iter()
+                    .map(|&j| fraction_beaten(&ln_lr_z, ln_lr(j, a), ln_gamma))
+                    .collect()
+            };
+            let value = auc(&score(&members), &score(nonmembers))?;
+            if value > best.0 {
+                best = (value, a);
+            }
+            aucs.push(value);
+        }
+        Ok(Tuned {
+            a: best.1,
+            aucs,
+            members: members.len(),
+            nonmembers: nonmembers.len(),
+            points: n_z,
+        })
     }
 }

@@ -81,6 +81,6 @@ pub use strategy::{
     Guarantee, RemovalOutcome, RemovalStrategy, RetrainNoise, RetrainStrategy, weight_distance,
 };
 pub use strategy::{
-    InfluenceStrategy, ProjectiveStrategy, SisaAggregation, SisaConfig, SisaStrategy, StrategySpec,
-    build_strategy,
+    InfluenceStrategy, OutputPerturbationRecord, OutputPerturbationStrategy, ProjectiveStrategy,
+    SisaAggregation, SisaConfig, SisaStrategy, StrategySpec, build_strategy,
 };

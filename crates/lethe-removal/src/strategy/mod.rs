@@ -10,7 +10,10 @@
 //! - `sisa`: S shards (× R slices with checkpoints), one model per shard, vote or average;
 //!   a removal retrains one shard ([`SisaStrategy`]), exact;
 //! - `projective` (**heuristic**): Izzo et al.'s projective residual update
-//!   ([`ProjectiveStrategy`]), no guarantee.
+//!   ([`ProjectiveStrategy`]), no guarantee;
+//! - `output_perturbation`: Sekhari et al.'s output perturbation, Newton removal on a secret
+//!   unperturbed state, each release w_s + fresh N(0, σ²I) ([`OutputPerturbationStrategy`]),
+//!   (ε, δ)-certified per release by a strong-convexity sensitivity bound.
 //!
 //! [`StrategySpec`] names a strategy in configs and [`build_strategy`] trains it; every
 //! strategy trained from the same seed starts from comparable randomness (newton, retrain,
@@ -18,11 +21,13 @@
 //! model; SISA from its own per-shard streams). Descent-to-Delete is not implemented.
 
 mod influence;
+mod output_perturbation;
 mod projective;
 mod retrain;
 mod sisa;
 
 pub use influence::InfluenceStrategy;
+pub use output_perturbation::{OutputPerturbationRecord, OutputPerturbationStrategy};
 pub use projective::ProjectiveStrategy;
 pub use retrain::{RetrainNoise, RetrainStrategy};
 pub use sisa::{
@@ -70,10 +75,14 @@ pub enum StrategySpec {
     },
     /// **Heuristic**: Izzo et al.'s projective residual update ([`ProjectiveStrategy`]).
     Projective,
+    /// Output perturbation with Newton removal on a secret state
+    /// ([`OutputPerturbationStrategy`]).
+    OutputPerturbation,
 }
 
 impl StrategySpec {
-    /// The strategy's name: `newton`, `retrain`, `influence`, `sisa` or `projective`.
+    /// The strategy's name: `newton`, `retrain`, `influence`, `sisa`, `projective` or
+    /// `output_perturbation`.
     pub fn name(&self) -> &'static str {
         match self {
             StrategySpec::Newton => "newton",
@@ -81,6 +90,7 @@ impl StrategySpec {
             StrategySpec::Influence => "influence",
             StrategySpec::Sisa { .. } => "sisa",
             StrategySpec::Projective => "projective",
+            StrategySpec::OutputPerturbation => "output_perturbation",
         }
     }
 
@@ -142,6 +152,13 @@ pub fn build_strategy(
             },
         )?),
         StrategySpec::Projective => Box::new(ProjectiveStrategy::train(params.model, data, seed)?),
+        StrategySpec::OutputPerturbation => Box::new(OutputPerturbationStrategy::train(
+            params.model,
+            params.epsilon,
+            params.delta,
+            data,
+            seed,
+        )?),
     })
 }
 

@@ -81,6 +81,7 @@ pub use strategy::{
     Guarantee, RemovalOutcome, RemovalStrategy, RetrainNoise, RetrainStrategy, weight_distance,
 };
 pub use strategy::{
-    InfluenceStrategy, OutputPerturbationRecord, OutputPerturbationStrategy, ProjectiveStrategy,
+    InfluenceStrategy, OutputPerturbationStrategy, ProjectiveStrategy, ReleaseCertificate,
     SisaAggregation, SisaConfig, SisaStrategy, StrategySpec, build_strategy,
+    output_perturbation_capacity, output_perturbation_worst_case,
 };

@@ -27,7 +27,10 @@ mod retrain;
 mod sisa;
 
 pub use influence::InfluenceStrategy;
-pub use output_perturbation::{OutputPerturbationRecord, OutputPerturbationStrategy};
+pub use output_perturbation::{
+    OutputPerturbationStrategy, ReleaseCertificate, output_perturbation_capacity,
+    output_perturbation_worst_case,
+};
 pub use projective::ProjectiveStrategy;
 pub use retrain::{RetrainNoise, RetrainStrategy};
 pub use sisa::{
@@ -152,13 +155,9 @@ pub fn build_strategy(
             },
         )?),
         StrategySpec::Projective => Box::new(ProjectiveStrategy::train(params.model, data, seed)?),
-        StrategySpec::OutputPerturbation => Box::new(OutputPerturbationStrategy::train(
-            params.model,
-            params.epsilon,
-            params.delta,
-            data,
-            seed,
-        )?),
+        StrategySpec::OutputPerturbation => {
+            Box::new(OutputPerturbationStrategy::train(params, data, seed)?)
+        }
     })
 }
 
@@ -218,8 +217,10 @@ pub struct RemovalOutcome {
     pub seconds: f64,
     /// Whether any model was retrained from scratch.
     pub retrained: bool,
-    /// The certificate, for certified strategies.
+    /// The certificate of certified Newton removal (`newton`).
     pub certificate: Option<Certificate>,
+    /// The certificate of the release of an output-noise mechanism (`output_perturbation`).
+    pub release: Option<ReleaseCertificate>,
 }
 
 impl RemovalOutcome {
@@ -237,6 +238,24 @@ impl RemovalOutcome {
             seconds: start.elapsed().as_secs_f64(),
             retrained,
             certificate: None,
+            release: None,
+        }
+    }
+
+    /// Whether the released model is certified (`None`: the strategy issues no certificates).
+    pub fn certified(&self) -> Option<bool> {
+        self.certificate
+            .as_ref()
+            .map(|c| c.certified)
+            .or(self.release.as_ref().map(|r| r.certified))
+    }
+
+    /// The ε the released model's certificate spends (`None` without a valid statement).
+    pub fn epsilon_spent(&self) -> Option<f64> {
+        match (&self.certificate, &self.release) {
+            (Some(c), _) => c.epsilon_spent,
+            (None, Some(r)) => r.epsilon_spent,
+            (None, None) => None,
         }
     }
 }
@@ -304,6 +323,7 @@ impl RemovalStrategy for CertifiedModel {
             seconds: c.seconds,
             retrained: c.retrained,
             certificate: Some(c),
+            release: None,
         })
     }
 

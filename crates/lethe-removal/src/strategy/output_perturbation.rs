@@ -1,245 +1,449 @@
 //! Output perturbation with Newton removal (Sekhari, Acharya, Kamath, Suresh, *Remember What
-//! You Want to Forget*, NeurIPS 2021).
+//! You Want to Forget: Algorithms for Machine Unlearning*, NeurIPS 2021, Algorithms 1 and 2).
 //!
-//! **Mechanism.** Training minimises the unperturbed objective L(w; D) = Σ ℓ(wᵀx_i, y_i) +
-//! (λn/2)‖w‖² (b = 0) and keeps w_s = w* as a *secret, unpublished* state. A request B of m
-//! rows takes Guo et al.'s Newton step on the secret state (DESIGN §1):
-//! Δ = mλw_s + Σ_{j∈B} ∇ℓ(w_sᵀx_j, y_j), H = Σ_{i∉B} ℓ″ x_i x_iᵀ + λ(n−m)I, w_s ← w_s + H⁻¹Δ.
-//! Every release (after training and after each request) is w_s + ν with ν ~ N(0, σ²I_d)
-//! drawn **fresh per release** from the stream [`Stream::ReleaseNoise`] of (seed, class,
-//! release number).
+//! **Mechanism.** Training minimises the *unperturbed* objective
+//! L(w; D) = Σ_i ℓ(wᵀx_i, y_i) + (λn/2)‖w‖² (b = 0; DESIGN §1's sum scale) and keeps its
+//! solution w₀ as the *anchor*, never published. After requests removing the rows U (all
+//! rows removed since the anchor was trained), the *secret state* is one batch Newton step
+//! from the anchor on the stored statistics (Sekhari's Algorithm 2; Guo et al.'s batch step of
+//! DESIGN §1 with B = U):
 //!
-//! **Proof note (certificate).** L(·; D∖R) is λn′-strongly convex (n′ remaining rows, ℓ
-//! convex), so for its minimiser w*(D∖R): ‖w_s − w*(D∖R)‖ ≤ ‖∇L(w_s; D∖R)‖ / (λn′). lethe
-//! computes that gradient in one pass over the remaining rows and adds a floating-point
-//! allowance (below). With sensitivity bound s ≤ Δ* = σ·r*(ε, δ)
-//! ([`lethe_models::accounting::analytic_budget_ratio`], Balle & Wang's exact Gaussian
-//! profile), the release w_s + ν and the retrain release w*(D∖R) + ν are (ε, δ)-indistinguishable
-//! (Gaussian mechanism with sensitivity s). When s > Δ*, the model is retrained from scratch
-//! on the remaining rows (b = 0) and released with fresh noise. The bound depends only on w_s
-//! and the data, not on ν, so the retrain decision does not leak the release noise. The
-//! retrained state is a solver output, not w*(D∖R) itself: its distance is certified by the
-//! same gradient bound, so the solver's tolerance enters the certificate.
-//! One-vs-rest: s = Σ_k s_k, which upper-bounds the norm of the stacked vector
-//! (√Σ s_k² ≤ Σ s_k), and the release noise is i.i.d. over all K·d coordinates.
+//! Δ = |U|λw₀ + Σ_{j∈U} ∇ℓ(w₀ᵀx_j, y_j),  H = Σ_{i∉U} ℓ″(w₀ᵀx_i, y_i) x_i x_iᵀ + λ(n − |U|)I,
+//! w_s = w₀ + H⁻¹Δ.
 //!
-//! The guarantee is per released model (Guo's definition); an observer of several releases
-//! sees several noisy copies of the same secret state, which this analysis does not cover.
-//! Requests must be non-adaptive (fixed independently of the releases).
+//! Every release (after training and after each request) is w_s + ν, ν drawn **fresh per
+//! release** with the configured noise (`model.noise`, scale σ) from the stream
+//! [`Stream::ReleaseNoise`] of (seed, class, release number).
 //!
-//! **Floating-point allowance.** The computed gradient g̃ = fl(Σ ℓ′_i x_i + λn′w) differs from
-//! the exact one by at most (n′ + d + 20)·u·(Σ_i |ℓ′_i|·‖x_i‖ + λn′‖w‖)·√d-free bound per
-//! norm (Higham's γ_k Σ|terms| per coordinate, summed in 2-norm by the triangle inequality
-//! over rows, with ℓ′ evaluated to 16u relative); the allowance is charged on top, and the
-//! quotient is rounded up. (This allowance is a conservative sketch, see the report.)
+//! **Proof note (certificate).** Claim: for the rows R removed so far and the n′ rows that
+//! remain, the release w_s + ν and the *ideal retrain release* w*(D∖R) + ν′ (w*(D∖R) the exact
+//! minimiser of L(·; D∖R), ν′ a fresh draw of the same noise) are (ε, δ)-indistinguishable
+//! (Guo et al.'s Definition 1 with the retrain A(D∖R) = w*(D∖R) + ν′).
+//! 1. L(·; D∖R) is λn′-strongly convex (ℓ convex, the regulariser λn′/2‖w‖²), so for any w,
+//!    ‖w − w*(D∖R)‖ ≤ ‖∇L(w; D∖R)‖ / (λn′).
+//! 2. lethe evaluates ‖∇L(w_s; D∖R)‖ in floating point exactly as the solvers evaluate their
+//!    residual and adds the proven allowance of [`crate::rounding::training_allowance`]
+//!    (b = 0; it assumes ‖x_i‖ ≤ 1, which is checked, and ℓ′ within 16u), then divides by a
+//!    lower bound on λn′ and rounds up: s_k ≥ ‖w_{s,k} − w*_k(D∖R)‖ in real arithmetic.
+//!    One-vs-rest: s = Σ_k s_k ≥ the norm of the stacked difference (√Σ s_k² ≤ Σ s_k), and ν
+//!    is i.i.d. over all K·d coordinates (Gaussian) or one Gamma-norm draw per class model,
+//!    whose densities multiply.
+//! 3. Gaussian ν ~ N(0, σ²I): the Gaussian mechanism with ℓ₂ sensitivity s is (ε, δ)-DP iff
+//!    s ≤ σ·r*(ε, δ) (Balle & Wang 2018, Thm 8: the exact profile, `certificate.accounting =
+//!    analytic`), or s ≤ σε/c(δ) where the classic calibration is valid (`paper`).
+//!    Gamma-norm ν with density ∝ exp(−‖ν‖/σ): shifting the mean by s changes the log density
+//!    by at most s/σ, so s ≤ σε gives pure ε. Both are [`NoiseKind::residual_budget`] — the
+//!    same budget function as loss perturbation, since there the residual is the sensitivity
+//!    of b and here s is the sensitivity of the output.
+//! 4. When s exceeds the budget, the anchor is retrained on the remaining rows (b = 0), U is
+//!    emptied and s is recomputed on the new state (budget policy `retrain`); with policy
+//!    `never` the Newton state is released and marked uncertified. s and the decision depend
+//!    only on the data and the requests, never on ν, so they leak nothing beyond the release.
 //!
-//! Not yet implemented (follow-up): Sekhari's a-priori worst-case bound and the deletion
-//! capacity.
+//! Assumptions, and how lethe checks them: rows with ‖x_i‖ ≤ 1 (checked; with
+//! `allow_unnormalized` nothing is certified), σ > 0, requests that do not depend on the
+//! releases (`adaptive_requests` makes the guarantee [`Guarantee::Adaptive`]); the guarantee
+//! is per released model, as Guo's is: an observer of several releases sees several noisy
+//! copies of related secret states, which this analysis does not cover. The noise is
+//! sampled in floating point (Mironov 2012's caveat applies, as to every lethe mechanism).
+//!
+//! **A-priori bound and deletion capacity.** For an exact anchor (b = 0, ∇L(w₀; D) = 0),
+//! Guo et al.'s Theorem 1 bounds the Newton step's gradient residual by 4γm²C²/(λ²(n − m))
+//! (m = |U|), so by step 1 ‖w_s − w*(D∖U)‖ ≤ 4γm²C²/(λ³(n − m)²) — Sekhari et al.'s
+//! Lemma 3 in lethe's scale. It is reported (`sensitivity_worst_case`) and gives the
+//! *a-priori deletion capacity*: the largest m with K·4γm²C²/(λ³(n − m)²) ≤ budget
+//! ([`OutputPerturbationStrategy::deletion_capacity`]). It is never the certificate: the
+//! anchor is a solver output, not an exact minimiser.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use lethe_data::Dataset;
-use lethe_models::accounting::analytic_budget_ratio;
-use lethe_models::linalg::{Cholesky, weighted_gram};
-use lethe_models::{LinearModelParams, Loss, Stream, stream_rng};
+use lethe_models::linalg::{Cholesky, add_up, round_up, weighted_gram};
+use lethe_models::objective::Objective;
+use lethe_models::{Accounting, Loss, LossKind, NoiseKind, Stream};
 use nalgebra::{DMatrix, DVector};
-use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use super::{Guarantee, RemovalOutcome, RemovalStrategy, decision_from_weights};
-use crate::certified::{label_sets, validate_request};
+use crate::bounds::worst_case;
+use crate::certified::{BudgetPolicy, CertifiedParams, label_sets, validate_request};
 use crate::error::{RemovalError, Result};
+use crate::rounding::{derivative_l1, training_allowance};
 
-/// What one output-perturbation request certified (sum scale).
+/// The certificate of one model released by an output-noise mechanism: the released secret
+/// state is within `sensitivity_bound` of the exact retrain minimiser, and the release noise
+/// turns that into (ε, δ) (see [`crate::OutputPerturbationStrategy`]'s proof note).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct OutputPerturbationRecord {
-    /// 1-based request number.
+pub struct ReleaseCertificate {
+    /// The request after which the model was released (0: the release after training).
     pub request: usize,
-    /// Σ_k (‖∇L(w_s,k; D∖R)‖ + allowance)/(λn′) of the released secret state.
+    /// Rows remaining.
+    pub n_remaining: usize,
+    /// Rows removed since the secret state's anchor was (re)trained (m of the batch step).
+    pub removed_since_anchor: usize,
+    /// Σ_k ‖∇L(w_s,k; D∖R)‖ as computed (b = 0, sum scale).
+    pub gradient_norm: f64,
+    /// Σ_k of the floating-point allowances added to the computed gradient norms.
+    pub rounding_allowance: f64,
+    /// s = Σ_k (‖∇L(w_s,k; D∖R)‖ + allowance)/(λn′), rounded up: a bound on
+    /// ‖w_s − w*(D∖R)‖, the sensitivity the release noise is calibrated to.
     pub sensitivity_bound: f64,
-    /// Δ* = σ·r*(ε, δ).
+    /// Σ_k 4γm²C²/(λ³(n − m)²): the a-priori bound for an exact anchor (Sekhari et al.'s
+    /// Lemma 3; reported, never the certificate). 0 for the squared loss, +∞ without C.
+    pub sensitivity_worst_case: f64,
+    /// The largest sensitivity the noise covers at (ε, δ) ([`NoiseKind::residual_budget`]).
     pub budget: f64,
-    /// Whether the model was retrained from scratch.
-    pub retrained: bool,
-    /// Whether the release is (ε, δ)-certified.
-    pub certified: bool,
-    /// The smallest ε whose budget covers the bound (`None` when σ = 0).
+    /// How (ε, δ) is accounted (null for the Gamma-norm noise: pure ε).
+    pub accounting: Option<Accounting>,
+    /// The target ε.
+    pub epsilon: f64,
+    /// δ of the guarantee (0 for the Gamma-norm noise).
+    pub delta: f64,
+    /// The smallest ε the sensitivity bound certifies (null without a certificate).
     pub epsilon_spent: Option<f64>,
+    /// Whether the anchor was retrained for this release.
+    pub retrained: bool,
+    /// Whether the release is certified: certifiable run (σ > 0, rows ‖x‖ ≤ 1, non-adaptive
+    /// requests) and s ≤ budget.
+    pub certified: bool,
+    /// Seconds of the request (step, bound, retrain if any).
+    pub seconds: f64,
+    /// Seconds of the retrain (0 without one).
+    pub retrain_seconds: f64,
+}
+
+/// One class model's anchor: the b = 0 minimiser on the rows active when it was trained, and
+/// its margins X w₀ (every row).
+#[derive(Clone, Debug)]
+struct Anchor {
+    weights: DVector<f64>,
+    margins: DVector<f64>,
 }
 
 /// Output perturbation with Newton removal on a secret state (see the module docs).
 #[derive(Clone, Debug)]
 pub struct OutputPerturbationStrategy {
-    params: LinearModelParams,
-    epsilon: f64,
-    delta: f64,
+    params: CertifiedParams,
     seed: u64,
     data: Arc<Dataset>,
     active: Vec<bool>,
     n_active: usize,
     classes: Vec<(Option<f64>, DVector<f64>)>,
+    anchors: Vec<Anchor>,
+    /// Rows removed since the anchors were trained (U).
+    removed_since_anchor: Vec<usize>,
     secret: Vec<DVector<f64>>,
     released: Vec<DVector<f64>>,
     releases: u32,
     requests: usize,
-    records: Vec<OutputPerturbationRecord>,
+    /// σ > 0, rows ‖x‖ ≤ 1 and non-adaptive requests.
+    certifiable: bool,
+    current: ReleaseCertificate,
 }
 
 impl OutputPerturbationStrategy {
-    /// Trains w* with b = 0 on every row and releases w* + ν.
+    /// Trains the anchor w₀ (b = 0) on every row and releases w₀ + ν.
+    ///
+    /// `params`: the model (loss, λ, σ, noise, solver), ε, δ, accounting, budget policy,
+    /// `adaptive_requests` and `allow_unnormalized`; the Newton-path options (bound kind,
+    /// step solver, spectral norm) do not apply.
     ///
     /// # Errors
-    /// Invalid parameters (σ < 0, ε ≤ 0, δ ∉ (0, 1)), labels or data; a solver that fails.
-    pub fn train(
-        params: LinearModelParams,
-        epsilon: f64,
-        delta: f64,
-        data: Arc<Dataset>,
-        seed: u64,
-    ) -> Result<Self> {
+    /// Invalid parameters; rows with ‖x‖ > 1 without `allow_unnormalized`; labels the loss
+    /// cannot use; a solver that fails.
+    pub fn train(params: CertifiedParams, data: Arc<Dataset>, seed: u64) -> Result<Self> {
         params.check()?;
-        if !(epsilon.is_finite() && epsilon > 0.0) {
-            return Err(RemovalError::InvalidEpsilon { value: epsilon });
-        }
-        if !(delta > 0.0 && delta < 1.0) {
-            return Err(RemovalError::InvalidDelta { value: delta });
-        }
         if data.is_empty() {
             return Err(RemovalError::Data(lethe_data::DataError::Empty {
                 context: "training a removal strategy needs at least one row".into(),
             }));
         }
-        let classes = label_sets(&data, params.loss)?;
+        let norms_ok = match data.check_row_norms(1e-12) {
+            Ok(()) => true,
+            Err(lethe_data::DataError::RowNormExceeded { row, norm }) => {
+                if !params.allow_unnormalized {
+                    return Err(RemovalError::RowNormExceeded { row, norm });
+                }
+                false
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let classes = label_sets(&data, params.model.loss)?;
         let n = data.n_samples();
+        let start = Instant::now();
         let mut s = Self {
+            certifiable: norms_ok && params.model.sigma > 0.0 && !params.adaptive_requests,
             params,
-            epsilon,
-            delta,
             seed,
             active: vec![true; n],
             n_active: n,
+            anchors: Vec::new(),
+            removed_since_anchor: Vec::new(),
             secret: Vec::new(),
             released: Vec::new(),
             releases: 0,
             requests: 0,
-            records: Vec::new(),
+            current: placeholder_certificate(),
             classes,
             data,
         };
-        s.secret = s.fit_all()?;
-        s.release();
+        s.anchors = s.fit_anchors()?;
+        s.secret = s.anchors.iter().map(|a| a.weights.clone()).collect();
+        s.release()?;
+        s.current = s.certificate(false, start, 0.0);
         Ok(s)
     }
 
-    fn fit_all(&self) -> Result<Vec<DVector<f64>>> {
+    /// The b = 0 minimiser of every class model on the active rows.
+    fn fit_anchors(&self) -> Result<Vec<Anchor>> {
+        let x = self.data.features();
         let d = self.data.n_features();
         self.classes
             .iter()
             .map(|(_, y)| {
-                let m = self.params.fit_parts(
-                    self.data.features(),
+                let m = self.params.model.fit_parts(
+                    x,
                     y,
                     Some(&self.active),
                     DVector::zeros(d),
                     None,
                 )?;
-                Ok(m.weights)
+                Ok(Anchor {
+                    margins: lethe_models::linalg::mat_vec(x, &m.weights),
+                    weights: m.weights,
+                })
             })
             .collect()
     }
 
-    fn release(&mut self) {
+    /// Draws the next release: w_s + ν with fresh ν per class model.
+    fn release(&mut self) -> Result<()> {
         self.releases += 1;
-        let sigma = self.params.sigma;
+        let d = self.data.n_features();
         self.released = self
             .secret
             .iter()
             .enumerate()
             .map(|(k, w)| {
-                let mut rng = stream_rng(
+                let nu = self.params.model.draw_noise(
+                    d,
                     self.seed,
                     Stream::ReleaseNoise {
                         class: k as u32,
                         release: self.releases,
                     },
-                );
-                w.map(|wi| {
-                    let z: f64 = StandardNormal.sample(&mut rng);
-                    wi + sigma * z
-                })
+                )?;
+                Ok(w + nu)
             })
-            .collect();
+            .collect::<Result<_>>()?;
+        Ok(())
     }
 
-    /// Δ* = σ·r*(ε, δ).
+    /// The largest sensitivity the noise covers at (ε, δ).
     pub fn budget(&self) -> f64 {
-        self.params.sigma * analytic_budget_ratio(self.epsilon, self.delta)
+        let p = &self.params;
+        p.model
+            .noise
+            .residual_budget(p.model.sigma, p.epsilon, p.delta, p.accounting)
     }
 
-    /// The records of every request so far.
-    pub fn records(&self) -> &[OutputPerturbationRecord] {
-        &self.records
+    /// The certificate of the model released now.
+    pub fn current_certificate(&self) -> &ReleaseCertificate {
+        &self.current
     }
 
-    /// The secret (unpublished) states, for tests and diagnostics.
-    pub fn secret_weights(&self) -> DMatrix<f64> {
-        DMatrix::from_columns(&self.secret)
+    /// The a-priori deletion capacity at this σ and (ε, δ) ([`output_perturbation_capacity`]
+    /// for the training rows, class models and budget of this strategy).
+    pub fn deletion_capacity(&self) -> Option<usize> {
+        let p = &self.params.model;
+        output_perturbation_capacity(
+            p.loss,
+            p.lambda,
+            self.classes.len(),
+            self.data.n_samples(),
+            self.budget(),
+        )
     }
 
-    /// Σ_k (‖∇L(w_s,k; D∖R)‖ + allowance)/(λn′) for the current secret state and rows.
-    pub fn sensitivity_bound(&self) -> f64 {
+    /// (Σ_k computed ‖∇L(w_s,k; D∖R)‖, Σ_k allowances, s) for the current secret state.
+    fn sensitivity(&self) -> (f64, f64, f64) {
         let x = self.data.features();
-        let d = x.ncols();
-        let lam_n = self.params.lambda * self.n_active as f64;
-        let u = lethe_models::linalg::UNIT_ROUNDOFF;
-        let k_terms = (self.n_active + d + 20) as f64;
-        let mut total = 0.0;
+        let p = &self.params.model;
+        // A lower bound on λn′ (fl(λn′) is within half an ulp).
+        let strong_convexity = (p.lambda * self.n_active as f64).next_down();
+        let (mut gradient, mut allowance, mut bound) = (0.0, 0.0, 0.0);
         for ((_, y), w) in self.classes.iter().zip(&self.secret) {
-            let mut g = w * lam_n;
-            let mut abs_sum = lam_n * w.norm();
-            for i in (0..x.nrows()).filter(|&i| self.active[i]) {
-                let xi = x.row(i);
-                let di = self.params.loss.derivative(xi.dot(&w.transpose()), y[i]);
-                abs_sum += di.abs() * xi.norm();
-                for t in 0..d {
-                    g[t] += di * xi[t];
-                }
-            }
-            let allowance = 2.0 * k_terms * u * abs_sum * (1.0 + 2.0 * u);
-            total += (g.norm() + allowance) / lam_n * (1.0 + 8.0 * u);
+            let objective = Objective::from_parts(x, y, Some(&self.active), p.loss, p.lambda, None)
+                .expect("the strategy's own rows, labels and λ were checked at training");
+            let margins = objective.margins(w);
+            let r = objective.gradient_from_margins(w, &margins).norm();
+            let a = training_allowance(
+                x.nrows(),
+                self.n_active,
+                x.ncols(),
+                p.loss,
+                p.lambda,
+                w.norm(),
+                0.0,
+                derivative_l1(p.loss, &margins, y, Some(&self.active)),
+                r,
+            );
+            gradient = add_up(gradient, r);
+            allowance = add_up(allowance, a);
+            bound = add_up(bound, round_up(add_up(r, a) / strong_convexity, 2));
         }
-        total * (1.0 + 8.0 * u)
+        (gradient, allowance, bound)
     }
 
-    fn newton_step(&self, k: usize, indices: &[usize]) -> Result<DVector<f64>> {
-        let x = self.data.features();
-        let w = &self.secret[k];
-        let y = &self.classes[k].1;
-        let m = indices.len() as f64;
-        let mut delta = w * (m * self.params.lambda);
-        for &j in indices {
-            let g = self
-                .params
-                .loss
-                .derivative(x.row(j).dot(&w.transpose()), y[j]);
-            for t in 0..x.ncols() {
-                delta[t] += g * x[(j, t)];
-            }
+    /// The certificate of the current secret state (after its release).
+    fn certificate(
+        &self,
+        retrained: bool,
+        start: Instant,
+        retrain_seconds: f64,
+    ) -> ReleaseCertificate {
+        let (gradient_norm, rounding_allowance, sensitivity_bound) = self.sensitivity();
+        let p = &self.params;
+        let budget = self.budget();
+        let certified = self.certifiable && sensitivity_bound <= budget;
+        let m = self.removed_since_anchor.len();
+        ReleaseCertificate {
+            request: self.requests,
+            n_remaining: self.n_active,
+            removed_since_anchor: m,
+            gradient_norm,
+            rounding_allowance,
+            sensitivity_bound,
+            sensitivity_worst_case: if m == 0 {
+                0.0
+            } else {
+                output_perturbation_worst_case(
+                    p.model.loss,
+                    p.model.lambda,
+                    self.classes.len(),
+                    m,
+                    self.n_active,
+                )
+            },
+            budget,
+            accounting: (p.model.noise == NoiseKind::Gaussian).then_some(p.accounting),
+            epsilon: p.epsilon,
+            delta: p.guarantee_delta(),
+            epsilon_spent: self
+                .certifiable
+                .then(|| {
+                    p.model.noise.epsilon_for_residual(
+                        p.model.sigma,
+                        sensitivity_bound,
+                        p.delta,
+                        p.accounting,
+                    )
+                })
+                .flatten(),
+            retrained,
+            certified,
+            seconds: start.elapsed().as_secs_f64(),
+            retrain_seconds,
         }
-        let z = x * w;
-        let c: Vec<f64> = (0..x.nrows())
+    }
+
+    /// The batch Newton step from class model k's anchor removing every row of U.
+    fn newton_step(&self, k: usize) -> Result<DVector<f64>> {
+        let x = self.data.features();
+        let Anchor {
+            weights: w0,
+            margins: z0,
+        } = &self.anchors[k];
+        let y = &self.classes[k].1;
+        let loss = self.params.model.loss;
+        let lambda = self.params.model.lambda;
+        let mut delta = w0 * (self.removed_since_anchor.len() as f64 * lambda);
+        for &j in &self.removed_since_anchor {
+            delta.axpy(loss.derivative(z0[j], y[j]), &x.row(j).transpose(), 1.0);
+        }
+        let curvatures: Vec<f64> = (0..x.nrows())
             .map(|i| {
-                if self.active[i] && !indices.contains(&i) {
-                    self.params.loss.second_derivative(z[i], y[i])
+                if self.active[i] {
+                    loss.second_derivative(z0[i], y[i])
                 } else {
                     0.0
                 }
             })
             .collect();
-        let n_rem = (self.n_active - indices.len()) as f64;
-        let h = weighted_gram(x, &c, self.params.lambda * n_rem)?;
-        Ok(w + Cholesky::factor(&h)?.solve(&delta))
+        let h = weighted_gram(x, &curvatures, lambda * self.n_active as f64)?;
+        Ok(w0 + Cholesky::factor(&h)?.solve(&delta))
+    }
+
+    #[cfg(test)]
+    fn secret_weights(&self) -> DMatrix<f64> {
+        DMatrix::from_columns(&self.secret)
+    }
+}
+
+/// Σ_k 4γm²C²/(λ³ n′²) over `classes` class models, rounded up: the a-priori bound on
+/// ‖w_s − w*(D∖U)‖ after a batch Newton step removing m rows from an exact b = 0 anchor,
+/// n′ = n − m rows remaining (the module docs' Sekhari et al. Lemma 3). 0 for γ = 0, +∞
+/// without a gradient bound C.
+pub fn output_perturbation_worst_case(
+    loss: LossKind,
+    lambda: f64,
+    classes: usize,
+    m: usize,
+    n_remaining: usize,
+) -> f64 {
+    let per_class = worst_case(loss.gamma(), loss.gradient_bound(), lambda, m, n_remaining)
+        / (lambda * n_remaining as f64);
+    round_up(per_class * classes as f64, 4)
+}
+
+/// The a-priori deletion capacity of output perturbation with Newton removal: the largest
+/// m ≤ n − 1 with [`output_perturbation_worst_case`]`(m, n − m)` ≤ `budget`, for an anchor trained on
+/// all n rows — how many rows can be removed, in one batch or one at a time from the same
+/// anchor, before the noise no longer covers the worst case (Sekhari et al. 2021, §4, in
+/// lethe's scale). 0 when not even one row fits, `None` when C is unknown, n − 1 when γ = 0.
+pub fn output_perturbation_capacity(
+    loss: LossKind,
+    lambda: f64,
+    classes: usize,
+    n: usize,
+    budget: f64,
+) -> Option<usize> {
+    let fits = |m: usize| output_perturbation_worst_case(loss, lambda, classes, m, n - m) <= budget;
+    if loss.gamma() > 0.0 && loss.gradient_bound().is_none() {
+        return None;
+    }
+    if n < 2 || !fits(1) {
+        return Some(0);
+    }
+    // The bound grows with m: binary search for the last m that fits.
+    let (mut lo, mut hi) = (1, n - 1);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if fits(mid) { lo = mid } else { hi = mid - 1 }
+    }
+    Some(lo)
+}
+
+/// The certificate slot before the first release is computed.
+fn placeholder_certificate() -> ReleaseCertificate {
+    ReleaseCertificate {
+        request: 0,
+        n_remaining: 0,
+        removed_since_anchor: 0,
+        gradient_norm: f64::NAN,
+        rounding_allowance: f64::NAN,
+        sensitivity_bound: f64::INFINITY,
+        sensitivity_worst_case: f64::INFINITY,
+        budget: 0.0,
+        accounting: None,
+        epsilon: f64::NAN,
+        delta: f64::NAN,
+        epsilon_spent: None,
+        retrained: false,
+        certified: false,
+        seconds: 0.0,
+        retrain_seconds: 0.0,
     }
 }
 
@@ -249,65 +453,54 @@ impl RemovalStrategy for OutputPerturbationStrategy {
     }
 
     fn guarantee(&self) -> Guarantee {
-        if self.params.sigma > 0.0 {
-            Guarantee::Certified {
-                epsilon: self.epsilon,
-                delta: self.delta,
-            }
-        } else {
-            Guarantee::None
+        if self.params.adaptive_requests {
+            return Guarantee::Adaptive;
+        }
+        if !self.certifiable {
+            // σ = 0 or rows with ‖x‖ > 1 accepted with `allow_unnormalized`.
+            return Guarantee::None;
+        }
+        Guarantee::Certified {
+            epsilon: self.params.epsilon,
+            delta: self.params.guarantee_delta(),
         }
     }
 
     fn remove(&mut self, indices: &[usize]) -> Result<RemovalOutcome> {
         validate_request(&self.active, self.n_active, indices)?;
         let start = Instant::now();
-        let new = (0..self.classes.len())
-            .map(|k| self.newton_step(k, indices))
-            .collect::<Result<Vec<_>>>()?;
-        let old_secret = std::mem::replace(&mut self.secret, new);
+        let saved = (
+            self.active.clone(),
+            self.n_active,
+            self.removed_since_anchor.len(),
+            self.anchors.clone(),
+            self.secret.clone(),
+        );
         for &i in indices {
             self.active[i] = false;
         }
         self.n_active -= indices.len();
-        let budget = self.budget();
-        let mut bound = self.sensitivity_bound();
-        let mut retrained = false;
-        if !(bound <= budget) {
-            match self.fit_all() {
-                Ok(w) => self.secret = w,
-                Err(e) => {
-                    self.secret = old_secret;
-                    for &i in indices {
-                        self.active[i] = true;
-                    }
-                    self.n_active += indices.len();
-                    return Err(e);
-                }
+        self.removed_since_anchor.extend_from_slice(indices);
+        let result = self.step_or_retrain();
+        let (retrained, retrain_seconds) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let (active, n_active, removed, anchors, secret) = saved;
+                self.active = active;
+                self.n_active = n_active;
+                self.removed_since_anchor.truncate(removed);
+                self.anchors = anchors;
+                self.secret = secret;
+                return Err(e);
             }
-            bound = self.sensitivity_bound();
-            retrained = true;
-        }
-        self.release();
+        };
         self.requests += 1;
-        let certified = self.params.sigma > 0.0 && bound <= budget;
-        let epsilon_spent = (self.params.sigma > 0.0).then(|| {
-            lethe_models::accounting::analytic_epsilon(bound / self.params.sigma, self.delta)
-        });
-        self.records.push(OutputPerturbationRecord {
-            request: self.requests,
-            sensitivity_bound: bound,
-            budget,
-            retrained,
-            certified,
-            epsilon_spent,
-        });
-        Ok(RemovalOutcome::uncertified(
-            self.requests,
-            indices,
-            start,
-            retrained,
-        ))
+        self.release()?;
+        self.current = self.certificate(retrained, start, retrain_seconds);
+        Ok(RemovalOutcome {
+            release: Some(self.current.clone()),
+            ..RemovalOutcome::uncertified(self.requests, indices, start, retrained)
+        })
     }
 
     fn active(&self) -> &[bool] {
@@ -324,5 +517,128 @@ impl RemovalStrategy for OutputPerturbationStrategy {
 
     fn weights(&self) -> Option<DMatrix<f64>> {
         Some(DMatrix::from_columns(&self.released))
+    }
+}
+
+impl OutputPerturbationStrategy {
+    /// The Newton step on U, then a retrain of the anchors when its bound exceeds the budget
+    /// (policy `retrain`). Returns (retrained, retrain seconds).
+    fn step_or_retrain(&mut self) -> Result<(bool, f64)> {
+        self.secret = (0..self.classes.len())
+            .map(|k| self.newton_step(k))
+            .collect::<Result<_>>()?;
+        let (_, _, bound) = self.sensitivity();
+        if bound <= self.budget() || self.params.budget_policy == BudgetPolicy::Never {
+            return Ok((false, 0.0));
+        }
+        let t = Instant::now();
+        self.anchors = self.fit_anchors()?;
+        self.removed_since_anchor.clear();
+        self.secret = self.anchors.iter().map(|a| a.weights.clone()).collect();
+        Ok((true, t.elapsed().as_secs_f64()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lethe_models::LinearModelParams;
+    use proptest::prelude::*;
+
+    fn problem() -> impl proptest::strategy::Strategy<Value = (Dataset, f64, u64)> {
+        (10usize..60, 1usize..6, 1e-2f64..1.0, any::<u64>()).prop_flat_map(
+            |(n, d, lambda, seed)| {
+                (
+                    proptest::collection::vec(proptest::collection::vec(-1.0f64..1.0, d), n),
+                    proptest::collection::vec(any::<bool>(), n),
+                )
+                    .prop_map(move |(rows, labels)| {
+                        let rows: Vec<Vec<f64>> = rows
+                            .into_iter()
+                            .map(|r| {
+                                let norm = r.iter().map(|x| x * x).sum::<f64>().sqrt().max(1.0);
+                                r.into_iter().map(|x| x / norm).collect()
+                            })
+                            .collect();
+                        let mut y: Vec<f64> =
+                            labels.iter().map(|&b| if b { 1.0 } else { -1.0 }).collect();
+                        y[0] = 1.0;
+                        y[1] = -1.0;
+                        (Dataset::from_rows(&rows, y).unwrap(), lambda, seed)
+                    })
+            },
+        )
+    }
+
+    /// w*(D∖R) solved to ‖∇‖ ≤ 1e-13.
+    fn exact_retrain(params: &LinearModelParams, data: &Dataset, active: &[bool]) -> DVector<f64> {
+        let mut p = *params;
+        p.solver.tolerance = 1e-13;
+        p.fit_parts(
+            data.features(),
+            data.labels(),
+            Some(active),
+            DVector::zeros(data.n_features()),
+            None,
+        )
+        .unwrap()
+        .weights
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        /// The proof note's inequality: ‖w_s − w*(D∖R)‖ ≤ s after every request, for single
+        /// and batch requests, with and without budget retrains.
+        #[test]
+        fn the_secret_state_is_within_its_sensitivity_bound(
+            (data, lambda, seed) in problem(),
+            sigma in prop_oneof![Just(1e-3), Just(1.0)],
+            batch in 1usize..4,
+        ) {
+            let mut params = CertifiedParams::new(LinearModelParams::logistic(lambda, sigma));
+            params.model.solver.tolerance = 1e-10;
+            let data = Arc::new(data);
+            let mut s = OutputPerturbationStrategy::train(params, Arc::clone(&data), seed).unwrap();
+            let n = data.n_samples();
+            let mut next = 2;
+            while next + batch < n.min(14) {
+                let rows: Vec<usize> = (next..next + batch).collect();
+                next += batch;
+                let out = s.remove(&rows).unwrap();
+                let cert = out.release.unwrap();
+                let w = exact_retrain(&params.model, &data, s.active());
+                let dist = (s.secret_weights().column(0) - &w).norm();
+                // The reference's own tolerance 1e-13 moves it by ≤ 1e-13/(λn′).
+                let slack = 1e-13 / (lambda * cert.n_remaining as f64);
+                prop_assert!(dist <= cert.sensitivity_bound + slack,
+                    "distance {dist} > bound {}", cert.sensitivity_bound);
+                prop_assert_eq!(cert.certified, cert.sensitivity_bound <= cert.budget);
+                if cert.retrained {
+                    prop_assert_eq!(cert.removed_since_anchor, 0);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_a_priori_capacity_is_the_last_m_within_the_budget() {
+        let rows: Vec<Vec<f64>> = (0..200)
+            .map(|i| {
+                let a = i as f64 * 0.37;
+                vec![a.cos() * 0.8, a.sin() * 0.5]
+            })
+            .collect();
+        let y: Vec<f64> = (0..200)
+            .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        let data = Arc::new(Dataset::from_rows(&rows, y).unwrap());
+        let params = CertifiedParams::new(LinearModelParams::logistic(0.5, 1.0));
+        let s = OutputPerturbationStrategy::train(params, data, 0).unwrap();
+        let m = s.deletion_capacity().unwrap();
+        let budget = s.budget();
+        let wc = |m: usize| output_perturbation_worst_case(LossKind::Logistic, 0.5, 1, m, 200 - m);
+        assert!(m > 1 && m < 199);
+        assert!(wc(m) <= budget);
+        assert!(wc(m + 1) > budget);
     }
 }

@@ -744,8 +744,9 @@ fn unlearned_certification(
                 Some(e),
                 Some(delta),
                 match (cfg.model.noise, cfg.certificate.accounting) {
-                    _ if matches!(cfg.removal.strategy.0, StrategySpec::OutputPerturbation) => {
-                        "(ε, δ)-certified release (output perturbation, Sekhari et al. 2021): \
+                    _ if cfg.removal.strategy.0.releases_output_noise() => {
+                        "(ε, δ)-certified release (output perturbation: Sekhari et al. 2021, or \
+                         Descent-to-Delete, Neel et al. 2021): \
                          the released secret state is within the sensitivity bound s of the \
                          exact retrain minimiser (strong convexity, rounding included), and ε \
                          is the smallest the release noise certifies for s (exact Gaussian \
@@ -799,10 +800,10 @@ fn unlearned_certification(
                 StrategySpec::Newton if cfg.model.sigma == 0.0 => {
                     "σ = 0: no noise, so no certificate".to_string()
                 }
-                StrategySpec::OutputPerturbation if cfg.model.sigma == 0.0 => {
+                ref s if s.releases_output_noise() && cfg.model.sigma == 0.0 => {
                     "σ = 0: no release noise, so no certificate".to_string()
                 }
-                StrategySpec::Newton | StrategySpec::OutputPerturbation => {
+                ref s if matches!(s, StrategySpec::Newton) || s.releases_output_noise() => {
                     "no certificate (rows with ‖x‖ > 1)".to_string()
                 }
                 ref other => format!("strategy `{}` has no guarantee", other.name()),
@@ -829,7 +830,8 @@ pub(crate) struct Retrained {
 
 /// Trains a fresh model on the remaining rows (Algorithm 1 with b from the
 /// [`REFERENCE_RETRAIN_STREAM`]s of `seed`): the run's reference retrain with the experiment
-/// seed, the game's retrained draws with theirs. For `output_perturbation` it is the retrain
+/// seed, the game's retrained draws with theirs. For `output_perturbation` and
+/// `descent_to_delete` it is the retrain
 /// that mechanism's certificate is about instead: the b = 0 minimiser plus release noise ν
 /// drawn from the same streams (the solver's minimiser stands in for the exact one, within
 /// its tolerance/(λn′)).
@@ -846,7 +848,7 @@ pub(crate) fn reference_retrain(
     let mut classes = Vec::with_capacity(sets.len());
     let mut iterations = 0;
     let mut residual = 0.0;
-    let output_noise = matches!(cfg.removal.strategy.0, StrategySpec::OutputPerturbation);
+    let output_noise = cfg.removal.strategy.0.releases_output_noise();
     for (k, (class, labels)) in sets.iter().enumerate() {
         let noise = params.draw_noise(
             train.n_features(),

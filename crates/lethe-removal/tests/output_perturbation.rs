@@ -165,3 +165,35 @@ fn spec_builds_the_strategy() {
     assert_eq!(out.certified(), Some(true));
     assert_eq!(s.name(), "output_perturbation");
 }
+
+#[test]
+fn descent_to_delete_is_the_same_mechanism_with_gradient_steps() {
+    let spec: StrategySpec =
+        serde_json::from_str(r#"{"strategy": "descent_to_delete", "steps": 4}"#).unwrap();
+    assert_eq!(spec, StrategySpec::DescentToDelete { steps: 4 });
+    assert_eq!(spec.label(), "descent_to_delete (T=4)");
+    assert!(spec.releases_output_noise());
+    let default: StrategySpec =
+        serde_json::from_str(r#"{"strategy": "descent_to_delete"}"#).unwrap();
+    assert_eq!(default, StrategySpec::DescentToDelete { steps: 20 });
+    let mut s = build_strategy(&spec, params(0.1, 1.0), small(), 1).unwrap();
+    assert_eq!(s.name(), "descent_to_delete");
+    let c = s.remove(&[0]).unwrap().release.unwrap();
+    assert!(c.certified && c.sensitivity_bound <= c.budget, "{c:?}");
+    // More steps, a state closer to w*(D′): a smaller certified bound.
+    let more = StrategySpec::DescentToDelete { steps: 40 };
+    let mut t = build_strategy(&more, params(0.1, 1.0), small(), 1).unwrap();
+    let d = t.remove(&[0]).unwrap().release.unwrap();
+    assert!(d.sensitivity_bound < c.sensitivity_bound);
+    assert!(matches!(
+        build_strategy(
+            &StrategySpec::DescentToDelete { steps: 0 },
+            params(0.1, 1.0),
+            small(),
+            1
+        ),
+        Err(RemovalError::Data(
+            lethe_data::DataError::InvalidParameter { name: "steps", .. }
+        ))
+    ));
+}

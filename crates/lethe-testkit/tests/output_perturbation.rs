@@ -1,7 +1,8 @@
-//! The statistical check of the guarantee for output perturbation (Sekhari et al. 2021; issue
-//! #19): the released model must not be told apart from the *ideal retrain release* — the
-//! exact b = 0 minimiser on the remaining rows plus fresh release noise, the distribution
-//! its certificate is about — and deliberately broken variants must be.
+//! The statistical check of the guarantee for output perturbation (Sekhari et al. 2021) and
+//! Descent-to-Delete (Neel et al. 2021; issue #19): the released model must not be told apart
+//! from the *ideal retrain release* — the exact b = 0 minimiser on the remaining rows plus
+//! fresh release noise, the distribution its certificate is about — and deliberately broken
+//! variants must be.
 //!
 //! Same tiny problem, level and draw counts as `tests/guarantee.rs`
 //! ([`GuaranteeCheck::tiny`]: n = 20, d = 2, 400 draws, α = 0.01), except σ: output noise is
@@ -15,7 +16,7 @@ use lethe_data::Dataset;
 use lethe_models::LinearModelParams;
 use lethe_removal::{
     CertifiedParams, Guarantee, OutputPerturbationStrategy, RemovalError, RemovalOutcome,
-    RemovalStrategy, validate_request,
+    RemovalStrategy, SecretUpdate, validate_request,
 };
 use lethe_testkit::{GuaranteeCheck, GuaranteeReport};
 use nalgebra::DMatrix;
@@ -42,6 +43,18 @@ fn tiny(seed: u64) -> GuaranteeCheck {
     check
 }
 
+/// Both updates: Sekhari's Newton step and Descent-to-Delete with five steps per request.
+const UPDATES: [SecretUpdate; 2] = [SecretUpdate::Newton, SecretUpdate::Descent { steps: 5 }];
+
+fn train(
+    params: CertifiedParams,
+    data: Arc<Dataset>,
+    seed: u64,
+    update: SecretUpdate,
+) -> Result<OutputPerturbationStrategy, RemovalError> {
+    OutputPerturbationStrategy::train_with_update(params, data, seed, update)
+}
+
 fn check_with(
     check: &GuaranteeCheck,
     build: impl FnMut(Arc<Dataset>, u64) -> Result<Box<dyn RemovalStrategy>, RemovalError>,
@@ -50,37 +63,40 @@ fn check_with(
 }
 
 #[test]
-fn output_perturbation_is_not_rejected_and_every_draw_is_certified() {
-    for seed in [11, 12, 13] {
-        let check = tiny(seed);
-        let params = CertifiedParams::new(check.params);
-        let report = check_with(&check, |data, s| {
-            Ok(Box::new(OutputPerturbationStrategy::train(
-                params, data, s,
-            )?))
-        });
-        report.expect_not_rejected().unwrap();
-        assert_eq!(report.certified_draws, check.draws, "seed {seed}");
-        assert_eq!(report.retrained_draws, 0, "seed {seed}");
+fn both_updates_are_not_rejected_and_every_draw_is_certified() {
+    for update in UPDATES {
+        for seed in [11, 12, 13] {
+            let check = tiny(seed);
+            let params = CertifiedParams::new(check.params);
+            let report = check_with(&check, |data, s| {
+                Ok(Box::new(train(params, data, s, update)?))
+            });
+            report.expect_not_rejected().unwrap();
+            assert_eq!(
+                report.certified_draws, check.draws,
+                "{update:?}, seed {seed}"
+            );
+            assert_eq!(report.retrained_draws, 0, "{update:?}, seed {seed}");
+        }
     }
 }
 
 /// Broken: the release noise is 10× smaller than the σ the certificate is about.
 #[test]
 fn release_noise_scaled_down_tenfold_is_caught() {
-    let check = tiny(11);
-    let mut params = CertifiedParams::new(check.params);
-    params.model.sigma /= 10.0;
-    check_with(&check, |data, s| {
-        Ok(Box::new(OutputPerturbationStrategy::train(
-            params, data, s,
-        )?))
-    })
-    .expect_rejected()
-    .unwrap();
+    for update in UPDATES {
+        let check = tiny(11);
+        let mut params = CertifiedParams::new(check.params);
+        params.model.sigma /= 10.0;
+        check_with(&check, |data, s| {
+            Ok(Box::new(train(params, data, s, update)?))
+        })
+        .expect_rejected()
+        .unwrap();
+    }
 }
 
-/// Broken: releases the training state plus noise and ignores the requests (no Newton step).
+/// Broken: releases the training state plus noise and ignores the requests.
 struct ForgetsNothing {
     inner: OutputPerturbationStrategy,
     active: Vec<bool>,
@@ -88,7 +104,7 @@ struct ForgetsNothing {
 
 impl RemovalStrategy for ForgetsNothing {
     fn name(&self) -> &str {
-        "output_perturbation (forgets nothing)"
+        "output perturbation (forgets nothing)"
     }
     fn guarantee(&self) -> Guarantee {
         self.inner.guarantee()
@@ -122,15 +138,17 @@ impl RemovalStrategy for ForgetsNothing {
 
 #[test]
 fn a_release_that_forgets_nothing_is_caught() {
-    let check = tiny(11);
-    let params = CertifiedParams::new(check.params);
-    check_with(&check, |data, s| {
-        let n = data.n_samples();
-        Ok(Box::new(ForgetsNothing {
-            inner: OutputPerturbationStrategy::train(params, data, s)?,
-            active: vec![true; n],
-        }))
-    })
-    .expect_rejected()
-    .unwrap();
+    for update in UPDATES {
+        let check = tiny(11);
+        let params = CertifiedParams::new(check.params);
+        check_with(&check, |data, s| {
+            let n = data.n_samples();
+            Ok(Box::new(ForgetsNothing {
+                inner: train(params, data, s, update)?,
+                active: vec![true; n],
+            }))
+        })
+        .expect_rejected()
+        .unwrap();
+    }
 }

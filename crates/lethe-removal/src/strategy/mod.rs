@@ -13,12 +13,14 @@
 //!   ([`ProjectiveStrategy`]), no guarantee;
 //! - `output_perturbation`: Sekhari et al.'s output perturbation, Newton removal on a secret
 //!   unperturbed state, each release w_s + fresh N(0, σ²I) ([`OutputPerturbationStrategy`]),
-//!   (ε, δ)-certified per release by a strong-convexity sensitivity bound.
+//!   (ε, δ)-certified per release by a strong-convexity sensitivity bound;
+//! - `descent_to_delete`: Neel et al.'s Descent-to-Delete, the same secret state and releases
+//!   moved by gradient-descent steps instead of a Newton step.
 //!
 //! [`StrategySpec`] names a strategy in configs and [`build_strategy`] trains it; every
 //! strategy trained from the same seed starts from comparable randomness (newton, retrain,
 //! influence and projective from the same b of the training streams, hence the same initial
-//! model; SISA from its own per-shard streams). Descent-to-Delete is not implemented.
+//! model; SISA from its own per-shard streams).
 
 mod influence;
 mod output_perturbation;
@@ -28,7 +30,7 @@ mod sisa;
 
 pub use influence::InfluenceStrategy;
 pub use output_perturbation::{
-    OutputPerturbationStrategy, ReleaseCertificate, output_perturbation_capacity,
+    OutputPerturbationStrategy, ReleaseCertificate, SecretUpdate, output_perturbation_capacity,
     output_perturbation_worst_case,
 };
 pub use projective::ProjectiveStrategy;
@@ -81,6 +83,17 @@ pub enum StrategySpec {
     /// Output perturbation with Newton removal on a secret state
     /// ([`OutputPerturbationStrategy`]).
     OutputPerturbation,
+    /// Neel et al.'s Descent-to-Delete: output perturbation whose secret state follows the
+    /// requests by gradient descent ([`OutputPerturbationStrategy`], [`SecretUpdate::Descent`]).
+    DescentToDelete {
+        /// Gradient steps per request (≥ 1; default 20).
+        #[serde(default = "default_descent_steps")]
+        steps: usize,
+    },
+}
+
+fn default_descent_steps() -> usize {
+    20
 }
 
 impl StrategySpec {
@@ -94,7 +107,18 @@ impl StrategySpec {
             StrategySpec::Sisa { .. } => "sisa",
             StrategySpec::Projective => "projective",
             StrategySpec::OutputPerturbation => "output_perturbation",
+            StrategySpec::DescentToDelete { .. } => "descent_to_delete",
         }
+    }
+
+    /// Whether the strategy releases its secret state plus fresh output noise
+    /// (`output_perturbation`, `descent_to_delete`): its certificate is then about the exact
+    /// b = 0 minimiser plus noise, not Algorithm 1's loss-perturbed retrain.
+    pub fn releases_output_noise(&self) -> bool {
+        matches!(
+            self,
+            StrategySpec::OutputPerturbation | StrategySpec::DescentToDelete { .. }
+        )
     }
 
     /// A label that tells settings apart, for tables: `newton`, `retrain (fresh b)`,
@@ -111,6 +135,7 @@ impl StrategySpec {
                 aggregation,
             } => format!("sisa (S={shards}, R={slices}, {})", aggregation.name()),
             StrategySpec::Projective => "projective (heuristic)".into(),
+            StrategySpec::DescentToDelete { steps } => format!("descent_to_delete (T={steps})"),
             other => other.name().into(),
         }
     }
@@ -157,6 +182,14 @@ pub fn build_strategy(
         StrategySpec::Projective => Box::new(ProjectiveStrategy::train(params.model, data, seed)?),
         StrategySpec::OutputPerturbation => {
             Box::new(OutputPerturbationStrategy::train(params, data, seed)?)
+        }
+        StrategySpec::DescentToDelete { steps } => {
+            Box::new(OutputPerturbationStrategy::train_with_update(
+                params,
+                data,
+                seed,
+                SecretUpdate::Descent { steps: *steps },
+            )?)
         }
     })
 }

@@ -1,5 +1,8 @@
-//! Output perturbation with Newton removal (Sekhari, Acharya, Kamath, Suresh, *Remember What
-//! You Want to Forget: Algorithms for Machine Unlearning*, NeurIPS 2021, Algorithms 1 and 2).
+//! Output perturbation on a secret state: with Newton removal (Sekhari, Acharya, Kamath,
+//! Suresh, *Remember What You Want to Forget: Algorithms for Machine Unlearning*, NeurIPS
+//! 2021, Algorithms 1 and 2) or by gradient descent (Neel, Roth, Sharifi-Malvajerdi,
+//! *Descent-to-Delete: Gradient-Based Methods for Machine Unlearning*, ALT 2021, the variant
+//! with an unpublished secret state).
 //!
 //! **Mechanism.** Training minimises the *unperturbed* objective
 //! L(w; D) = Σ_i ℓ(wᵀx_i, y_i) + (λn/2)‖w‖² (b = 0; DESIGN §1's sum scale) and keeps its
@@ -10,6 +13,15 @@
 //!
 //! Δ = |U|λw₀ + Σ_{j∈U} ∇ℓ(w₀ᵀx_j, y_j),  H = Σ_{i∉U} ℓ″(w₀ᵀx_i, y_i) x_i x_iᵀ + λ(n − |U|)I,
 //! w_s = w₀ + H⁻¹Δ.
+//!
+//! **Descent-to-Delete** ([`SecretUpdate::Descent`]) instead takes T gradient-descent steps on
+//! the remaining rows from the *current* secret state, w ← w − η∇L(w; D∖R) with
+//! η = 2/(L + μ), L = c_max·S² + λn′ (c_max = sup ℓ″, S the rigorous ‖X‖₂ bound of the
+//! training rows) and μ = λn′, each step contracting the distance to w*(D∖R) by
+//! ρ = (L − μ)/(L + μ) (Neel et al.'s Theorem 3.1 for strongly convex smooth losses, in
+//! lethe's sum scale). Neel et al. calibrate the noise to the a-priori contraction bound; lethe
+//! certifies each release with the same a-posteriori bound as below (which needs no bounded
+//! parameter domain, so no projection is taken) and reports the contraction bound next to it.
 //!
 //! Every release (after training and after each request) is w_s + ν, ν drawn **fresh per
 //! release** with the configured noise (`model.noise`, scale σ) from the stream
@@ -47,7 +59,10 @@
 //! copies of related secret states, which this analysis does not cover. The noise is
 //! sampled in floating point (Mironov 2012's caveat applies, as to every lethe mechanism).
 //!
-//! **A-priori bound and deletion capacity.** For an exact anchor (b = 0, ∇L(w₀; D) = 0),
+//! **A-priori bounds and deletion capacity.** Descent: the previous state was within its
+//! certified bound s_prev of w*(D); removing m rows moves the minimiser by at most 2mC/(λn′)
+//! per class model, so after T steps the state is within ρ^T·(s_prev + K·2mC/(λn′))
+//! (`sensitivity_worst_case`, exact arithmetic). Newton: for an exact anchor (b = 0, ∇L(w₀; D) = 0),
 //! Guo et al.'s Theorem 1 bounds the Newton step's gradient residual by 4γm²C²/(λ²(n − m))
 //! (m = |U|), so by step 1 ‖w_s − w*(D∖U)‖ ≤ 4γm²C²/(λ³(n − m)²) — Sekhari et al.'s
 //! Lemma 3 in lethe's scale. It is reported (`sensitivity_worst_case`) and gives the
@@ -121,10 +136,28 @@ struct Anchor {
     margins: DVector<f64>,
 }
 
-/// Output perturbation with Newton removal on a secret state (see the module docs).
+/// How the secret state follows the requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "update", rename_all = "snake_case")]
+pub enum SecretUpdate {
+    /// Sekhari et al.: one batch Newton step from the anchor on every row removed since it.
+    Newton,
+    /// Neel et al.'s Descent-to-Delete: `steps` gradient-descent steps on the remaining rows
+    /// from the current secret state (module docs).
+    Descent {
+        /// Gradient steps per request (≥ 1).
+        steps: usize,
+    },
+}
+
+/// Output perturbation on a secret state: Sekhari et al.'s Newton removal or Neel et al.'s
+/// Descent-to-Delete (see the module docs).
 #[derive(Clone, Debug)]
 pub struct OutputPerturbationStrategy {
     params: CertifiedParams,
+    update: SecretUpdate,
+    /// A rigorous upper bound on ‖X‖₂ of the training rows (Descent only; 0 otherwise).
+    spectral_norm: f64,
     seed: u64,
     data: Arc<Dataset>,
     active: Vec<bool>,
@@ -153,7 +186,31 @@ impl OutputPerturbationStrategy {
     /// Invalid parameters; rows with ‖x‖ > 1 without `allow_unnormalized`; labels the loss
     /// cannot use; a solver that fails.
     pub fn train(params: CertifiedParams, data: Arc<Dataset>, seed: u64) -> Result<Self> {
+        Self::train_with_update(params, data, seed, SecretUpdate::Newton)
+    }
+
+    /// As [`OutputPerturbationStrategy::train`], with the secret state following the requests
+    /// by `update` ([`SecretUpdate::Descent`]: Descent-to-Delete).
+    ///
+    /// # Errors
+    /// As [`OutputPerturbationStrategy::train`]; `steps` = 0; an eigen-solver failure of the
+    /// ‖X‖₂ bound.
+    pub fn train_with_update(
+        params: CertifiedParams,
+        data: Arc<Dataset>,
+        seed: u64,
+        update: SecretUpdate,
+    ) -> Result<Self> {
         params.check()?;
+        if update == (SecretUpdate::Descent { steps: 0 }) {
+            return Err(RemovalError::Data(
+                lethe_data::DataError::InvalidParameter {
+                    name: "steps",
+                    value: "0".into(),
+                    reason: "Descent-to-Delete needs at least one gradient step per request".into(),
+                },
+            ));
+        }
         if data.is_empty() {
             return Err(RemovalError::Data(lethe_data::DataError::Empty {
                 context: "training a removal strategy needs at least one row".into(),
@@ -172,9 +229,17 @@ impl OutputPerturbationStrategy {
         let classes = label_sets(&data, params.model.loss)?;
         let n = data.n_samples();
         let start = Instant::now();
+        let spectral_norm = match update {
+            SecretUpdate::Newton => 0.0,
+            SecretUpdate::Descent { .. } => {
+                lethe_models::linalg::spectral_norm_upper_bound(data.features(), &vec![1.0; n])?
+            }
+        };
         let mut s = Self {
             certifiable: norms_ok && params.model.sigma > 0.0 && !params.adaptive_requests,
             params,
+            update,
+            spectral_norm,
             seed,
             active: vec![true; n],
             n_active: n,
@@ -191,7 +256,7 @@ impl OutputPerturbationStrategy {
         s.anchors = s.fit_anchors()?;
         s.secret = s.anchors.iter().map(|a| a.weights.clone()).collect();
         s.release()?;
-        s.current = s.certificate(false, start, 0.0);
+        s.current = s.certificate(false, start, 0.0, 0.0);
         Ok(s)
     }
 
@@ -302,6 +367,7 @@ impl OutputPerturbationStrategy {
         retrained: bool,
         start: Instant,
         retrain_seconds: f64,
+        worst_case: f64,
     ) -> ReleaseCertificate {
         let (gradient_norm, rounding_allowance, sensitivity_bound) = self.sensitivity();
         let p = &self.params;
@@ -315,17 +381,7 @@ impl OutputPerturbationStrategy {
             gradient_norm,
             rounding_allowance,
             sensitivity_bound,
-            sensitivity_worst_case: if m == 0 {
-                0.0
-            } else {
-                output_perturbation_worst_case(
-                    p.model.loss,
-                    p.model.lambda,
-                    self.classes.len(),
-                    m,
-                    self.n_active,
-                )
-            },
+            sensitivity_worst_case: worst_case,
             budget,
             accounting: (p.model.noise == NoiseKind::Gaussian).then_some(p.accounting),
             epsilon: p.epsilon,
@@ -449,7 +505,10 @@ fn placeholder_certificate() -> ReleaseCertificate {
 
 impl RemovalStrategy for OutputPerturbationStrategy {
     fn name(&self) -> &str {
-        "output_perturbation"
+        match self.update {
+            SecretUpdate::Newton => "output_perturbation",
+            SecretUpdate::Descent { .. } => "descent_to_delete",
+        }
     }
 
     fn guarantee(&self) -> Guarantee {
@@ -481,8 +540,9 @@ impl RemovalStrategy for OutputPerturbationStrategy {
         }
         self.n_active -= indices.len();
         self.removed_since_anchor.extend_from_slice(indices);
-        let result = self.step_or_retrain();
-        let (retrained, retrain_seconds) = match result {
+        let previous_bound = self.current.sensitivity_bound;
+        let result = self.step_or_retrain(indices.len(), previous_bound);
+        let (retrained, retrain_seconds, worst_case) = match result {
             Ok(r) => r,
             Err(e) => {
                 let (active, n_active, removed, anchors, secret) = saved;
@@ -496,7 +556,7 @@ impl RemovalStrategy for OutputPerturbationStrategy {
         };
         self.requests += 1;
         self.release()?;
-        self.current = self.certificate(retrained, start, retrain_seconds);
+        self.current = self.certificate(retrained, start, retrain_seconds, worst_case);
         Ok(RemovalOutcome {
             release: Some(self.current.clone()),
             ..RemovalOutcome::uncertified(self.requests, indices, start, retrained)
@@ -521,21 +581,100 @@ impl RemovalStrategy for OutputPerturbationStrategy {
 }
 
 impl OutputPerturbationStrategy {
-    /// The Newton step on U, then a retrain of the anchors when its bound exceeds the budget
-    /// (policy `retrain`). Returns (retrained, retrain seconds).
-    fn step_or_retrain(&mut self) -> Result<(bool, f64)> {
-        self.secret = (0..self.classes.len())
-            .map(|k| self.newton_step(k))
-            .collect::<Result<_>>()?;
+    /// The update of the secret state, then a retrain of the anchors when its bound exceeds
+    /// the budget (policy `retrain`). `m` rows were just removed; `previous_bound` is the
+    /// sensitivity bound of the state before them. Returns (retrained, retrain seconds, the
+    /// a-priori bound of the released state).
+    fn step_or_retrain(&mut self, m: usize, previous_bound: f64) -> Result<(bool, f64, f64)> {
+        let worst_case = match self.update {
+            SecretUpdate::Newton => {
+                self.secret = (0..self.classes.len())
+                    .map(|k| self.newton_step(k))
+                    .collect::<Result<_>>()?;
+                let p = &self.params.model;
+                output_perturbation_worst_case(
+                    p.loss,
+                    p.lambda,
+                    self.classes.len(),
+                    self.removed_since_anchor.len(),
+                    self.n_active,
+                )
+            }
+            SecretUpdate::Descent { steps } => {
+                self.secret = (0..self.classes.len())
+                    .map(|k| self.descent(k, steps))
+                    .collect();
+                self.descent_worst_case(m, previous_bound, steps)
+            }
+        };
         let (_, _, bound) = self.sensitivity();
         if bound <= self.budget() || self.params.budget_policy == BudgetPolicy::Never {
-            return Ok((false, 0.0));
+            return Ok((false, 0.0, worst_case));
         }
         let t = Instant::now();
         self.anchors = self.fit_anchors()?;
         self.removed_since_anchor.clear();
         self.secret = self.anchors.iter().map(|a| a.weights.clone()).collect();
-        Ok((true, t.elapsed().as_secs_f64()))
+        Ok((true, t.elapsed().as_secs_f64(), 0.0))
+    }
+
+    /// The smoothness L = c_max·S² + λn′ and strong convexity μ = λn′ of L(·; D∖R) (S the
+    /// ‖X‖₂ bound of the training rows, which removing rows never increases).
+    fn smoothness(&self) -> (f64, f64) {
+        let p = &self.params.model;
+        let mu = p.lambda * self.n_active as f64;
+        let curvature = crate::rounding::curvature_bound(p.loss);
+        (curvature * self.spectral_norm * self.spectral_norm + mu, mu)
+    }
+
+    /// `steps` gradient-descent steps w ← w − η∇L(w; D∖R), η = 2/(L + μ), on class model k
+    /// from its current secret state.
+    fn descent(&self, k: usize, steps: usize) -> DVector<f64> {
+        let x = self.data.features();
+        let p = &self.params.model;
+        let objective = Objective::from_parts(
+            x,
+            &self.classes[k].1,
+            Some(&self.active),
+            p.loss,
+            p.lambda,
+            None,
+        )
+        .expect("the strategy's own rows, labels and λ were checked at training");
+        let (l, mu) = self.smoothness();
+        let eta = 2.0 / (l + mu);
+        let mut w = self.secret[k].clone();
+        for _ in 0..steps {
+            let g = objective.gradient(&w);
+            w.axpy(-eta, &g, 1.0);
+        }
+        w
+    }
+
+    /// Neel et al.'s contraction bound after a request of m rows: the previous state was
+    /// within `previous` of w*(D) (its certified bound), removing m rows moves the minimiser
+    /// by at most 2mC/(λn′) per class model (‖Δ‖ ≤ mλ‖w*‖ + mC ≤ 2mC, ‖w*‖ ≤ C/λ, and strong
+    /// convexity), and each step contracts the distance by ρ = (L − μ)/(L + μ), so the state is
+    /// within ρ^T·(previous + K·2mC/(λn′)). Exact arithmetic (the steps' rounding is not
+    /// charged): reported, never the certificate. +∞ without C.
+    fn descent_worst_case(&self, m: usize, previous: f64, steps: usize) -> f64 {
+        let p = &self.params.model;
+        let Some(c) = p.loss.gradient_bound() else {
+            return f64::INFINITY;
+        };
+        let (l, mu) = self.smoothness();
+        let rho = (l - mu) / (l + mu);
+        let shift =
+            self.classes.len() as f64 * 2.0 * m as f64 * c / (p.lambda * self.n_active as f64);
+        round_up(
+            rho.powi(steps.min(i32::MAX as usize) as i32) * (previous + shift),
+            8,
+        )
+    }
+
+    /// How the secret state follows the requests.
+    pub fn update(&self) -> SecretUpdate {
+        self.update
     }
 }
 
@@ -588,17 +727,23 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(32))]
         /// The proof note's inequality: ‖w_s − w*(D∖R)‖ ≤ s after every request, for single
-        /// and batch requests, with and without budget retrains.
+        /// and batch requests, Newton and descent updates, with and without budget retrains.
         #[test]
         fn the_secret_state_is_within_its_sensitivity_bound(
             (data, lambda, seed) in problem(),
             sigma in prop_oneof![Just(1e-3), Just(1.0)],
             batch in 1usize..4,
+            update in prop_oneof![
+                Just(SecretUpdate::Newton),
+                (1usize..8).prop_map(|steps| SecretUpdate::Descent { steps }),
+            ],
         ) {
             let mut params = CertifiedParams::new(LinearModelParams::logistic(lambda, sigma));
             params.model.solver.tolerance = 1e-10;
             let data = Arc::new(data);
-            let mut s = OutputPerturbationStrategy::train(params, Arc::clone(&data), seed).unwrap();
+            let mut s = OutputPerturbationStrategy::train_with_update(
+                params, Arc::clone(&data), seed, update,
+            ).unwrap();
             let n = data.n_samples();
             let mut next = 2;
             while next + batch < n.min(14) {
@@ -613,6 +758,11 @@ mod tests {
                 prop_assert!(dist <= cert.sensitivity_bound + slack,
                     "distance {dist} > bound {}", cert.sensitivity_bound);
                 prop_assert_eq!(cert.certified, cert.sensitivity_bound <= cert.budget);
+                // Descent's contraction bound (exact arithmetic) holds too.
+                if matches!(update, SecretUpdate::Descent { .. }) && !cert.retrained {
+                    prop_assert!(dist <= cert.sensitivity_worst_case * (1.0 + 1e-9) + slack,
+                        "distance {dist} > contraction bound {}", cert.sensitivity_worst_case);
+                }
                 if cert.retrained {
                     prop_assert_eq!(cert.removed_since_anchor, 0);
                 }

@@ -86,6 +86,11 @@ use crate::certified::{BudgetPolicy, CertifiedParams, label_sets, validate_reque
 use crate::error::{RemovalError, Result};
 use crate::rounding::{derivative_l1, training_allowance};
 
+/// The Newton step's CG stops at ‖H_U v − Δ_U‖ ≤ this × ‖Δ_U‖ …
+const NEWTON_SOLVE_TOLERANCE: f64 = 1e-12;
+/// … or after this many iterations (an inexact solve only loosens the certificate).
+const NEWTON_SOLVE_MAX_ITERATIONS: usize = 500;
+
 /// The certificate of one model released by an output-noise mechanism: the released secret
 /// state is within `sensitivity_bound` of the exact retrain minimiser, and the release noise
 /// turns that into (ε, δ) (see [`crate::OutputPerturbationStrategy`]'s proof note).
@@ -134,6 +139,9 @@ pub struct ReleaseCertificate {
 struct Anchor {
     weights: DVector<f64>,
     margins: DVector<f64>,
+    /// The Cholesky factor of the Hessian at w₀ on the rows the anchor was trained on, made at
+    /// the first Newton request after (re)training: the preconditioner of every later step.
+    factor: Option<Arc<Cholesky>>,
 }
 
 /// How the secret state follows the requests.
@@ -277,6 +285,7 @@ impl OutputPerturbationStrategy {
                 Ok(Anchor {
                     margins: lethe_models::linalg::mat_vec(x, &m.weights),
                     weights: m.weights,
+                    factor: None,
                 })
             })
             .collect()
@@ -404,31 +413,52 @@ impl OutputPerturbationStrategy {
         }
     }
 
-    /// The batch Newton step from class model k's anchor removing every row of U.
-    fn newton_step(&self, k: usize) -> Result<DVector<f64>> {
+    /// The batch Newton step from class model k's anchor removing every row of U:
+    /// v = H_U⁻¹Δ_U by conjugate gradients on the exact H_U (Hessian-vector products, two
+    /// passes over X each), preconditioned by the Cholesky factor of the anchor's Hessian on
+    /// all its rows (H_U is that matrix minus the |U| removed rows' terms, so CG needs about
+    /// |U| + a few iterations). The solve need not be exact: the certificate is the a-posteriori
+    /// gradient bound of the state reached. Returns the state and the CG iterations.
+    fn newton_step(&mut self, k: usize) -> Result<(DVector<f64>, usize)> {
         let x = self.data.features();
+        let loss = self.params.model.loss;
+        let lambda = self.params.model.lambda;
+        let y = &self.classes[k].1;
+        let z0 = &self.anchors[k].margins;
+        let curvature = |i: usize| loss.second_derivative(z0[i], y[i]);
+        if self.anchors[k].factor.is_none() {
+            // The anchor's rows: those active now and those removed since it was trained.
+            let mut c: Vec<f64> = (0..x.nrows())
+                .map(|i| if self.active[i] { curvature(i) } else { 0.0 })
+                .collect();
+            for &j in &self.removed_since_anchor {
+                c[j] = curvature(j);
+            }
+            let n_anchor = self.n_active + self.removed_since_anchor.len();
+            let h = weighted_gram(x, &c, lambda * n_anchor as f64)?;
+            self.anchors[k].factor = Some(Arc::new(Cholesky::factor(&h)?));
+        }
         let Anchor {
             weights: w0,
             margins: z0,
+            factor,
         } = &self.anchors[k];
-        let y = &self.classes[k].1;
-        let loss = self.params.model.loss;
-        let lambda = self.params.model.lambda;
+        let factor = factor.as_ref().expect("factored above");
         let mut delta = w0 * (self.removed_since_anchor.len() as f64 * lambda);
         for &j in &self.removed_since_anchor {
             delta.axpy(loss.derivative(z0[j], y[j]), &x.row(j).transpose(), 1.0);
         }
-        let curvatures: Vec<f64> = (0..x.nrows())
-            .map(|i| {
-                if self.active[i] {
-                    loss.second_derivative(z0[i], y[i])
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let h = weighted_gram(x, &curvatures, lambda * self.n_active as f64)?;
-        Ok(w0 + Cholesky::factor(&h)?.solve(&delta))
+        let objective = Objective::from_parts(x, y, Some(&self.active), loss, lambda, None)?;
+        let curvatures = objective.curvatures(z0);
+        let solve = lethe_models::solver::preconditioned_cg(
+            |v| objective.hessian_vector(&curvatures, v),
+            |r| factor.solve(r),
+            &delta,
+            None,
+            NEWTON_SOLVE_TOLERANCE * delta.norm(),
+            NEWTON_SOLVE_MAX_ITERATIONS,
+        );
+        Ok((w0 + solve.solution, solve.iterations))
     }
 
     #[cfg(test)]
@@ -588,9 +618,11 @@ impl OutputPerturbationStrategy {
     fn step_or_retrain(&mut self, m: usize, previous_bound: f64) -> Result<(bool, f64, f64)> {
         let worst_case = match self.update {
             SecretUpdate::Newton => {
-                self.secret = (0..self.classes.len())
-                    .map(|k| self.newton_step(k))
-                    .collect::<Result<_>>()?;
+                let mut secret = Vec::with_capacity(self.classes.len());
+                for k in 0..self.classes.len() {
+                    secret.push(self.newton_step(k)?.0);
+                }
+                self.secret = secret;
                 let p = &self.params.model;
                 output_perturbation_worst_case(
                     p.loss,

@@ -1448,6 +1448,7 @@ fn strategy_fields(strategy: &str) -> (&'static [&'static str], &'static [&'stat
     match strategy {
         "retrain" => (&["noise"], &[]),
         "sisa" => (&["shards", "slices", "aggregation"], &["shards", "slices"]),
+        "descent_to_delete" => (&["steps"], &["steps"]),
         _ => (&[], &[]),
     }
 }

@@ -5,14 +5,16 @@
 //! a fresh b. The game samples both distributions on the run's dataset and forget set (the
 //! rows its requests removed, in the same batches): T *unlearned draws*, each the configured
 //! strategy trained with its own seed (a fresh b, and for SISA a fresh partition) and then
-//! served the requests, and T *retrained draws*, each Algorithm 1 (for SISA: SISA) trained on
-//! the remaining rows from its own seed. [`lethe_mia::game::removal_game`] turns them into a
+//! served the requests, and T *retrained draws*, each the retrain the mechanism claims to
+//! match trained on the remaining rows from its own seed: Algorithm 1 (for SISA: SISA; for
+//! output perturbation: the exact b = 0 minimiser plus fresh release noise, see
+//! [`crate::runner::reference_retrain`]). [`lethe_mia::game::removal_game`] turns them into a
 //! Clopper–Pearson ε lower bound (statistic, threshold and orientation chosen on one half of
 //! the draws, counts from the other half).
 //!
-//! **What it is compared with.** The claim is the mechanism's, not one draw's: for newton with
-//! σ > 0, the configured (ε, δ) of `certificate` when every unlearned draw ended certified
-//! (β within its budget; with `budget_policy: retrain` the mechanism retrains instead of
+//! **What it is compared with.** The claim is the mechanism's, not one draw's: for newton and
+//! output perturbation with σ > 0, the configured (ε, δ) of `certificate` when every
+//! unlearned draw ended certified (β, or the release's sensitivity bound, within its budget; with `budget_policy: retrain` the mechanism retrains instead of
 //! exceeding it, so this is Algorithm 3's guarantee); ε = 0 for exact removal (retrain, SISA);
 //! nothing for heuristic strategies, σ = 0, or draws that exceeded the budget. A correct
 //! mechanism's bound exceeds its claim with probability at most 1 − `epsilon_confidence`.
@@ -34,7 +36,8 @@ use lethe_mia::game::{GameObservation, GameOptions, GameOutcome, GameStatistic, 
 use lethe_models::LinearModelParams;
 use lethe_models::noise::Purpose;
 use lethe_removal::{
-    Guarantee, RemovalStrategy, SisaConfig, SisaStrategy, StrategySpec, build_strategy,
+    Guarantee, RemovalOutcome, RemovalStrategy, SisaConfig, SisaStrategy, StrategySpec,
+    build_strategy,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -138,9 +141,9 @@ pub fn game_claim(
                     Some(cfg.certificate.epsilon),
                     Some(delta),
                     format!(
-                        "every one of the {t} unlearned draws ended certified (β within the \
-                         budget of ε = {}, δ = {delta}), so the mechanism's (ε, δ) statement \
-                         applies",
+                        "every one of the {t} unlearned draws ended certified (its certificate \
+                         within the budget of ε = {}, δ = {delta}), so the mechanism's (ε, δ) \
+                         statement applies",
                         cfg.certificate.epsilon
                     ),
                 )
@@ -334,7 +337,7 @@ pub fn run_game(
         for batch in requests {
             let outcome = mechanism.strategy().remove(batch)?;
             retrained |= outcome.retrained;
-            last = outcome.certificate;
+            last = Some(outcome);
         }
         let model = mechanism.model().ok_or_else(|| {
             crate::error::ExperimentError::Usage(format!(
@@ -344,9 +347,9 @@ pub fn run_game(
         })?;
         Ok(UnlearnedDraw {
             observation: observe(&model, &classes, params, &forget)?,
-            certified: last.as_ref().map(|c| c.certified),
+            certified: last.as_ref().and_then(RemovalOutcome::certified),
             retrained,
-            epsilon_spent: last.and_then(|c| c.epsilon_spent),
+            epsilon_spent: last.as_ref().and_then(RemovalOutcome::epsilon_spent),
         })
     };
     let retrain = |i: usize| -> Result<GameObservation> {

@@ -213,7 +213,9 @@ pub struct RemovalRecord {
     pub bound_gamma_n_v2: Option<f64>,
     /// ‖Hv − Δ‖ of the step's solve.
     pub solve_residual: Option<f64>,
-    /// The bound charged to β (chosen bound + solve residual).
+    /// newton: the bound charged to β (chosen bound + solve residual + rounding allowance);
+    /// output_perturbation: the release's sensitivity bound s ≥ ‖w_s − w*(D∖R)‖, compared
+    /// with `budget` on its own (no accumulation).
     pub certificate_bound: Option<f64>,
     /// ‖∇L_b‖ of the Newton step's model (differs from `residual_norm` after a retrain).
     pub step_residual_norm: Option<f64>,
@@ -234,6 +236,15 @@ pub struct RemovalRecord {
     pub cg_iterations: Option<usize>,
     /// Whether a Hessian was built and factored for this request (any class model).
     pub factored: Option<bool>,
+    /// output_perturbation: the floating-point allowance included in `certificate_bound`
+    /// (newton's is in its certificate ledger).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rounding_allowance: Option<f64>,
+    /// output_perturbation: the a-priori bound on ‖w_s − w*(D∖R)‖ for the rows removed since
+    /// the anchor, Σ_k 4γm²C²/(λ³(n − m)²) (Sekhari et al.'s Lemma 3 for an exact anchor;
+    /// reported, never the certificate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sensitivity_worst_case: Option<f64>,
 }
 
 /// The reference retrain: every class model from scratch on the rows remaining after the last
@@ -295,7 +306,8 @@ pub struct Summary {
     pub stopped_early: bool,
     /// β after the last request (newton).
     pub beta_final: Option<f64>,
-    /// The residual budget under `certificate.accounting` (newton).
+    /// The residual budget under `certificate.accounting` (newton; output_perturbation: the
+    /// sensitivity budget of every release).
     pub budget: Option<f64>,
     /// The ε of the final β under `certificate.accounting` (with budget policy `never`, the ε
     /// that certifies every request without retraining, e.g. Figure 1's "ε at 100 removals");
@@ -323,6 +335,11 @@ pub struct Summary {
     pub bound_worst_case_total: Option<f64>,
     /// Exact residual of the last released model.
     pub residual_norm_final: Option<f64>,
+    /// output_perturbation: the a-priori deletion capacity, the rows removable from one
+    /// anchor before the worst-case sensitivity exceeds the budget
+    /// (`lethe_removal::output_perturbation_capacity`; absent for other strategies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletion_capacity_worst_case: Option<usize>,
 }
 
 /// Seconds per phase.
@@ -705,14 +722,22 @@ fn unlearned_certification(
                 None,
                 None,
                 "not certified: the released model is not certifiable (e.g. trained on rows with \
-                 ‖x‖ > 1) or its accumulated residual β exceeds the \
-                 budget",
+                 ‖x‖ > 1) or its bound (the accumulated residual β, or the release's \
+                 sensitivity) exceeds the budget",
             ),
             Some(e) if e.is_finite() => Certification::new(
                 CertificateKind::Certified,
                 Some(e),
                 Some(delta),
                 match (cfg.model.noise, cfg.certificate.accounting) {
+                    _ if cfg.removal.strategy.0.releases_output_noise() => {
+                        "(ε, δ)-certified release (output perturbation: Sekhari et al. 2021, or \
+                         Descent-to-Delete, Neel et al. 2021): \
+                         the released secret state is within the sensitivity bound s of the \
+                         exact retrain minimiser (strong convexity, rounding included), and ε \
+                         is the smallest the release noise certifies for s (exact Gaussian \
+                         profile, or s/σ for the Gamma-norm noise)"
+                    }
                     (lethe_models::NoiseKind::GammaNorm, _) => {
                         "pure ε-certified removal (Gamma-norm noise, δ = 0): ε of the final \
                          accumulated residual β, β/σ"
@@ -761,7 +786,12 @@ fn unlearned_certification(
                 StrategySpec::Newton if cfg.model.sigma == 0.0 => {
                     "σ = 0: no noise, so no certificate".to_string()
                 }
-                StrategySpec::Newton => "no certificate (rows with ‖x‖ > 1)".to_string(),
+                ref s if s.releases_output_noise() && cfg.model.sigma == 0.0 => {
+                    "σ = 0: no release noise, so no certificate".to_string()
+                }
+                ref s if matches!(s, StrategySpec::Newton) || s.releases_output_noise() => {
+                    "no certificate (rows with ‖x‖ > 1)".to_string()
+                }
                 ref other => format!("strategy `{}` has no guarantee", other.name()),
             },
         ),
@@ -786,7 +816,10 @@ pub(crate) struct Retrained {
 
 /// Trains a fresh model on the remaining rows (Algorithm 1 with b from the
 /// [`Purpose::ReferenceRetrain`] streams of `seed`): the run's reference retrain with the experiment
-/// seed, the game's retrained draws with theirs.
+/// seed, the game's retrained draws with theirs. For `output_perturbation` and
+/// `descent_to_delete` it is the retrain that mechanism's certificate is about instead: the
+/// b = 0 minimiser plus release noise ν drawn from the same streams (the solver's minimiser
+/// stands in for the exact one, within its tolerance/(λn′)).
 pub(crate) fn reference_retrain(
     cfg: &ExperimentConfig,
     train: &Dataset,
@@ -800,16 +833,25 @@ pub(crate) fn reference_retrain(
     let mut classes = Vec::with_capacity(sets.len());
     let mut iterations = 0;
     let mut residual = 0.0;
+    let output_noise = cfg.removal.strategy.0.releases_output_noise();
     for (k, (class, labels)) in sets.iter().enumerate() {
-        let b = params.draw_noise(
+        let noise = params.draw_noise(
             train.n_features(),
             seed,
             Purpose::ReferenceRetrain.stream(k as u64),
         )?;
+        let (b, release_noise) = if output_noise {
+            (DVector::zeros(train.n_features()), Some(noise))
+        } else {
+            (noise, None)
+        };
         let m = params.fit_parts(train.features(), labels, Some(active), b, None)?;
         iterations += m.report.iterations;
         residual += m.report.residual_norm;
-        columns.push(m.weights);
+        columns.push(match release_noise {
+            Some(nu) => m.weights + nu,
+            None => m.weights,
+        });
         classes.push(*class);
     }
     Ok(Retrained {
@@ -1000,17 +1042,27 @@ pub fn run_point(
         if let (Some(l), Some(c)) = (&mut ledger, cert) {
             l.append(c)?;
         }
-        let exceeded = match cert {
-            Some(c) => match cfg.removal.budget_policy {
-                BudgetPolicy::Retrain => c.retrained,
-                BudgetPolicy::Never => !(c.beta <= c.budget),
+        let release = outcome.release.as_ref();
+        // (bound charged, budget, retrained, retrain seconds) of a certified strategy.
+        let charged = cert
+            .map(|c| (c.beta, c.budget, c.retrained, c.retrain_seconds))
+            .or(release.map(|r| {
+                (
+                    r.sensitivity_bound,
+                    r.budget,
+                    r.retrained,
+                    r.retrain_seconds,
+                )
+            }));
+        let exceeded = match charged {
+            Some((bound, budget, retrained, _)) => match cfg.removal.budget_policy {
+                BudgetPolicy::Retrain => retrained,
+                BudgetPolicy::Never => !(bound <= budget),
             },
             None => false,
         };
-        if let Some(c) = cert
-            && c.retrained
-        {
-            budget_retrain_seconds.push(c.retrain_seconds);
+        if let Some((.., true, seconds)) = charged {
+            budget_retrain_seconds.push(seconds);
         }
         removals.push(RemovalRecord {
             request: outcome.request,
@@ -1019,24 +1071,28 @@ pub fn run_point(
             bound_worst_case: cert.map(|c| c.bound_worst_case),
             residual_norm: cert.and_then(|c| c.residual_norm),
             beta: cert.map(|c| c.beta),
-            budget: cert.map(|c| c.budget),
+            budget: charged.map(|(_, b, ..)| b),
             retrained: outcome.retrained,
             seconds: outcome.seconds,
-            n_remaining: cert.map_or_else(
-                || strategy.active().iter().filter(|a| **a).count(),
-                |c| c.n_remaining,
-            ),
+            n_remaining: cert
+                .map(|c| c.n_remaining)
+                .or(release.map(|r| r.n_remaining))
+                .unwrap_or_else(|| strategy.active().iter().filter(|a| **a).count()),
             bound_tight: cert.map(|c| c.bound_tight),
             bound_gamma_n_v2: cert.map(|c| c.bound_gamma_n_v2),
             solve_residual: cert.map(|c| c.solve_residual),
-            certificate_bound: cert.map(|c| c.certificate_bound),
+            certificate_bound: cert
+                .map(|c| c.certificate_bound)
+                .or(release.map(|r| r.sensitivity_bound)),
             step_residual_norm: cert.and_then(|c| c.step_residual_norm),
             beta_before: cert.map(|c| c.beta_before),
-            epsilon_spent: cert.and_then(|c| c.epsilon_spent),
+            epsilon_spent: outcome.epsilon_spent(),
             epsilon_spent_analytic: cert.and_then(|c| c.epsilon_spent_analytic),
-            certified: cert.map(|c| c.certified),
+            certified: outcome.certified(),
             step_seconds: cert.map(|c| c.step_seconds),
-            retrain_seconds: cert.map(|c| c.retrain_seconds),
+            retrain_seconds: charged.map(|(.., seconds)| seconds),
+            rounding_allowance: release.map(|r| r.rounding_allowance),
+            sensitivity_worst_case: release.map(|r| r.sensitivity_worst_case),
             cg_iterations: cert.map(|c| c.classes.iter().map(|s| s.cg_iterations).sum()),
             factored: cert.map(|c| c.classes.iter().any(|s| s.factored)),
         });
@@ -1115,7 +1171,10 @@ pub fn run_point(
         .filter_map(|r| r.certificate_bound)
         .collect();
     let last = removals.last();
-    let budget = newton_info.as_ref().map(|(_, _, _, b, _)| *b);
+    let budget = newton_info
+        .as_ref()
+        .map(|(_, _, _, b, _)| *b)
+        .or(last.and_then(|r| r.budget));
     let r0 = newton_info.as_ref().map(|(s, ..)| s.residual_norm);
     let certificate_bound_mean = (!certs.is_empty()).then(|| mean(&certs));
     let expected_supported_removals = match (budget, r0, certificate_bound_mean) {
@@ -1191,6 +1250,21 @@ pub fn run_point(
         bound_data_dependent_total: sum_opt(|r| r.bound_data_dependent),
         bound_worst_case_total: sum_opt(|r| r.bound_worst_case),
         residual_norm_final: last.and_then(|r| r.residual_norm),
+        deletion_capacity_worst_case: match spec {
+            StrategySpec::OutputPerturbation => lethe_removal::output_perturbation_capacity(
+                cparams.model.loss,
+                cparams.model.lambda,
+                classes.len(),
+                train.n_samples(),
+                cparams.model.noise.residual_budget(
+                    cparams.model.sigma,
+                    cparams.epsilon,
+                    cparams.delta,
+                    cparams.accounting,
+                ),
+            ),
+            _ => None,
+        },
     };
 
     let mut audit_scores = None;

@@ -160,6 +160,14 @@ pub enum Stream {
         /// Retrain counter, starting at 1.
         retrain: u32,
     },
+    /// The output-perturbation noise ν of the r-th release (r ≥ 1) of class model k
+    /// (`output_perturbation`, `descent_to_delete`: fresh noise per released model).
+    ReleaseNoise {
+        /// Class index (0 for binary models).
+        class: u32,
+        /// Release counter, starting at 1 (the release after training).
+        release: u32,
+    },
     /// Any other purpose, by number (splits, request orders, shadow models, …).
     Other(u64),
 }
@@ -171,6 +179,9 @@ impl Stream {
             Stream::TrainingNoise { class } => (0b01 << 62) | u64::from(class),
             Stream::RetrainNoise { class, retrain } => {
                 (0b10 << 62) | (u64::from(retrain) << 24) | u64::from(class)
+            }
+            Stream::ReleaseNoise { class, release } => {
+                (0b11 << 62) | (u64::from(release) << 24) | u64::from(class)
             }
             Stream::Other(k) => k & ((1 << 62) - 1),
         }

@@ -141,9 +141,9 @@ fn run(
         let outcome = strategy.remove(request)?;
         seconds.push(outcome.seconds);
         retrains += usize::from(outcome.retrained);
-        if let Some(c) = &outcome.certificate {
-            certified = Some(c.certified);
-            epsilon_spent = c.epsilon_spent;
+        if let Some(c) = outcome.certified() {
+            certified = Some(c);
+            epsilon_spent = outcome.epsilon_spent();
         }
     }
     Ok(Run {

@@ -38,6 +38,14 @@
 //!
 //! The proof note with the constants is in [`bounds`].
 //!
+//! ## A second certified mechanism
+//! [`OutputPerturbationStrategy`] is Sekhari et al.'s output perturbation (NeurIPS 2021): no
+//! loss noise, a secret state moved by one batch Newton step from its anchor, and every
+//! release plus fresh noise calibrated to a strong-convexity bound on the distance to the
+//! exact retrain minimiser (its proof note is in the module). Its per-release certificate is
+//! a [`ReleaseCertificate`] in [`RemovalOutcome::release`]; the reference it is certified
+//! against is the exact minimiser plus noise, not Algorithm 1's loss-perturbed retrain.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use lethe_data::{bundled, three_vs_eight};
@@ -82,6 +90,7 @@ pub use strategy::{
     Guarantee, RemovalOutcome, RemovalStrategy, RetrainNoise, RetrainStrategy, weight_distance,
 };
 pub use strategy::{
-    InfluenceStrategy, ProjectiveStrategy, SisaAggregation, SisaConfig, SisaStrategy, StrategySpec,
-    build_strategy,
+    InfluenceStrategy, OutputPerturbationStrategy, ProjectiveStrategy, ReleaseCertificate,
+    SecretUpdate, SisaAggregation, SisaConfig, SisaStrategy, StrategySpec, build_strategy,
+    output_perturbation_capacity, output_perturbation_worst_case,
 };

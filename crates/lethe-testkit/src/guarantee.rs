@@ -38,6 +38,7 @@ use lethe_data::Dataset;
 use lethe_data::synthetic::{SyntheticOptions, logistic_planted};
 use lethe_models::{LinearModelParams, SolverKind};
 use lethe_removal::{RemovalError, RemovalStrategy};
+use nalgebra::DMatrix;
 
 use crate::invariants::{CheckResult, InvariantFailure, run_requests};
 use crate::reference::retrain_fresh;
@@ -143,9 +144,26 @@ impl GuaranteeCheck {
     /// # Errors
     /// An [`InvariantFailure`] when a build, a request or a reference fit fails (the check
     /// itself passing or rejecting is in the report).
-    pub fn run<F>(&self, mut build: F) -> CheckResult<GuaranteeReport>
+    pub fn run<F>(&self, build: F) -> CheckResult<GuaranteeReport>
     where
         F: FnMut(Arc<Dataset>, u64) -> Result<Box<dyn RemovalStrategy>, RemovalError>,
+    {
+        self.run_against(build, |params, data, active, seed| {
+            retrain_fresh(params, data, active, seed)
+        })
+    }
+
+    /// [`GuaranteeCheck::run`] against another retrain distribution: `reference(params, data,
+    /// active, seed)` returns the d × K weights of one draw of the retrain the mechanism
+    /// claims to match on the rows `active` (for output perturbation: the exact minimiser
+    /// with b = 0 plus fresh release noise, not Algorithm 1's loss-perturbed retrain).
+    ///
+    /// # Errors
+    /// As [`GuaranteeCheck::run`].
+    pub fn run_against<F, R>(&self, mut build: F, reference: R) -> CheckResult<GuaranteeReport>
+    where
+        F: FnMut(Arc<Dataset>, u64) -> Result<Box<dyn RemovalStrategy>, RemovalError>,
+        R: Fn(&LinearModelParams, &Dataset, &[bool], u64) -> Result<DMatrix<f64>, String>,
     {
         const NAME: &str = "statistical guarantee";
         let mut active = vec![true; self.data.n_samples()];
@@ -169,20 +187,15 @@ impl GuaranteeCheck {
             if outcomes.iter().any(|o| o.retrained) {
                 retrained_draws += 1;
             }
-            if !outcomes.is_empty()
-                && outcomes
-                    .iter()
-                    .all(|o| o.certificate.as_ref().is_some_and(|c| c.certified))
-            {
+            if !outcomes.is_empty() && outcomes.iter().all(|o| o.certified() == Some(true)) {
                 certified_draws += 1;
             }
             let w = s.weights().ok_or_else(|| {
                 InvariantFailure::new(NAME, "the mechanism's weights", "Some", "None (ensemble)")
             })?;
-            let r = retrain_fresh(&self.params, &self.data, &active, self.reference_seed(i))
-                .map_err(|e| {
-                    InvariantFailure::new(NAME, format!("reference fit of draw {i}"), "Ok", e)
-                })?;
+            let r = reference(&self.params, &self.data, &active, self.reference_seed(i)).map_err(
+                |e| InvariantFailure::new(NAME, format!("reference fit of draw {i}"), "Ok", e),
+            )?;
             if w.shape() != r.shape() {
                 return Err(InvariantFailure::new(
                     NAME,

@@ -342,6 +342,10 @@ pub fn without_timings(mut outcome: RemovalOutcome) -> RemovalOutcome {
         c.step_seconds = 0.0;
         c.retrain_seconds = 0.0;
     }
+    if let Some(r) = outcome.release.as_mut() {
+        r.seconds = 0.0;
+        r.retrain_seconds = 0.0;
+    }
     outcome
 }
 

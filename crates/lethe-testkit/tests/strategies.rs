@@ -1,5 +1,6 @@
 //! Every lethe strategy behind the removal trait (newton, retrain with fresh or same b,
-//! influence, SISA with vote and average, projective) under the trait-level invariants:
+//! influence, SISA with vote and average, projective, output perturbation and
+//! Descent-to-Delete) under the trait-level invariants:
 //! requests do what they say, bad requests leave the model untouched, and the same seed gives
 //! the identical trajectory.
 
@@ -36,6 +37,8 @@ fn specs() -> Vec<StrategySpec> {
             aggregation: SisaAggregation::Average,
         },
         StrategySpec::Projective,
+        StrategySpec::OutputPerturbation,
+        StrategySpec::DescentToDelete { steps: 3 },
     ]
 }
 

@@ -10,19 +10,29 @@
 //! - `sisa`: S shards (× R slices with checkpoints), one model per shard, vote or average;
 //!   a removal retrains one shard ([`SisaStrategy`]), exact;
 //! - `projective` (**heuristic**): Izzo et al.'s projective residual update
-//!   ([`ProjectiveStrategy`]), no guarantee.
+//!   ([`ProjectiveStrategy`]), no guarantee;
+//! - `output_perturbation`: Sekhari et al.'s output perturbation, Newton removal on a secret
+//!   unperturbed state, each release w_s + fresh N(0, σ²I) ([`OutputPerturbationStrategy`]),
+//!   (ε, δ)-certified per release by a strong-convexity sensitivity bound;
+//! - `descent_to_delete`: Neel et al.'s Descent-to-Delete, the same secret state and releases
+//!   moved by gradient-descent steps instead of a Newton step.
 //!
 //! [`StrategySpec`] names a strategy in configs and [`build_strategy`] trains it; every
 //! strategy trained from the same seed starts from comparable randomness (newton, retrain,
 //! influence and projective from the same b of the training streams, hence the same initial
-//! model; SISA from its own per-shard streams). Descent-to-Delete is not implemented.
+//! model; SISA from its own per-shard streams).
 
 mod influence;
+mod output_perturbation;
 mod projective;
 mod retrain;
 mod sisa;
 
 pub use influence::InfluenceStrategy;
+pub use output_perturbation::{
+    OutputPerturbationStrategy, ReleaseCertificate, SecretUpdate, output_perturbation_capacity,
+    output_perturbation_worst_case,
+};
 pub use projective::ProjectiveStrategy;
 pub use retrain::{RetrainNoise, RetrainStrategy};
 pub use sisa::{SisaAggregation, SisaConfig, SisaStrategy};
@@ -68,10 +78,25 @@ pub enum StrategySpec {
     },
     /// **Heuristic**: Izzo et al.'s projective residual update ([`ProjectiveStrategy`]).
     Projective,
+    /// Output perturbation with Newton removal on a secret state
+    /// ([`OutputPerturbationStrategy`]).
+    OutputPerturbation,
+    /// Neel et al.'s Descent-to-Delete: output perturbation whose secret state follows the
+    /// requests by gradient descent ([`OutputPerturbationStrategy`], [`SecretUpdate::Descent`]).
+    DescentToDelete {
+        /// Gradient steps per request (≥ 1; default 20).
+        #[serde(default = "default_descent_steps")]
+        steps: usize,
+    },
+}
+
+fn default_descent_steps() -> usize {
+    20
 }
 
 impl StrategySpec {
-    /// The strategy's name: `newton`, `retrain`, `influence`, `sisa` or `projective`.
+    /// The strategy's name: `newton`, `retrain`, `influence`, `sisa`, `projective` or
+    /// `output_perturbation`.
     pub fn name(&self) -> &'static str {
         match self {
             StrategySpec::Newton => "newton",
@@ -79,7 +104,19 @@ impl StrategySpec {
             StrategySpec::Influence => "influence",
             StrategySpec::Sisa { .. } => "sisa",
             StrategySpec::Projective => "projective",
+            StrategySpec::OutputPerturbation => "output_perturbation",
+            StrategySpec::DescentToDelete { .. } => "descent_to_delete",
         }
+    }
+
+    /// Whether the strategy releases its secret state plus fresh output noise
+    /// (`output_perturbation`, `descent_to_delete`): its certificate is then about the exact
+    /// b = 0 minimiser plus noise, not Algorithm 1's loss-perturbed retrain.
+    pub fn releases_output_noise(&self) -> bool {
+        matches!(
+            self,
+            StrategySpec::OutputPerturbation | StrategySpec::DescentToDelete { .. }
+        )
     }
 
     /// A label that tells settings apart, for tables: `newton`, `retrain (fresh b)`,
@@ -96,6 +133,7 @@ impl StrategySpec {
                 aggregation,
             } => format!("sisa (S={shards}, R={slices}, {})", aggregation.name()),
             StrategySpec::Projective => "projective (heuristic)".into(),
+            StrategySpec::DescentToDelete { steps } => format!("descent_to_delete (T={steps})"),
             other => other.name().into(),
         }
     }
@@ -140,6 +178,17 @@ pub fn build_strategy(
             },
         )?),
         StrategySpec::Projective => Box::new(ProjectiveStrategy::train(params.model, data, seed)?),
+        StrategySpec::OutputPerturbation => {
+            Box::new(OutputPerturbationStrategy::train(params, data, seed)?)
+        }
+        StrategySpec::DescentToDelete { steps } => {
+            Box::new(OutputPerturbationStrategy::train_with_update(
+                params,
+                data,
+                seed,
+                SecretUpdate::Descent { steps: *steps },
+            )?)
+        }
     })
 }
 
@@ -199,8 +248,10 @@ pub struct RemovalOutcome {
     pub seconds: f64,
     /// Whether any model was retrained from scratch.
     pub retrained: bool,
-    /// The certificate, for certified strategies.
+    /// The certificate of certified Newton removal (`newton`).
     pub certificate: Option<Certificate>,
+    /// The certificate of the release of an output-noise mechanism (`output_perturbation`).
+    pub release: Option<ReleaseCertificate>,
 }
 
 impl RemovalOutcome {
@@ -218,6 +269,24 @@ impl RemovalOutcome {
             seconds: start.elapsed().as_secs_f64(),
             retrained,
             certificate: None,
+            release: None,
+        }
+    }
+
+    /// Whether the released model is certified (`None`: the strategy issues no certificates).
+    pub fn certified(&self) -> Option<bool> {
+        self.certificate
+            .as_ref()
+            .map(|c| c.certified)
+            .or(self.release.as_ref().map(|r| r.certified))
+    }
+
+    /// The ε the released model's certificate spends (`None` without a valid statement).
+    pub fn epsilon_spent(&self) -> Option<f64> {
+        match (&self.certificate, &self.release) {
+            (Some(c), _) => c.epsilon_spent,
+            (None, Some(r)) => r.epsilon_spent,
+            (None, None) => None,
         }
     }
 }
@@ -285,6 +354,7 @@ impl RemovalStrategy for CertifiedModel {
             seconds: c.seconds,
             retrained: c.retrained,
             certificate: Some(c),
+            release: None,
         })
     }
 

@@ -37,7 +37,26 @@ fn op_config(trials: usize) -> Value {
 #[test]
 fn output_perturbation_writes_its_certificates_and_holds_its_game() {
     let dir = TempDir::new("mech-op");
-    let doc = read(&run_config(&dir, &op_config(300), "op.json"));
+    let result = run_config(&dir, &op_config(300), "op.json");
+    let doc = read(&result);
+    // The report draws the mechanisms side by side (two certified strategies).
+    let written =
+        lethe_experiments::report::write_report(&lethe_experiments::report::ReportOptions {
+            results: vec![result.clone()],
+            out: dir.join("REPORT.md"),
+            plots: dir.join("plots"),
+        })
+        .unwrap();
+    assert!(
+        written
+            .plots
+            .iter()
+            .any(|p| p.ends_with("mech-op-mechanisms.svg")),
+        "{:?}",
+        written.plots
+    );
+    let svg = std::fs::read_to_string(dir.join("plots/mech-op-mechanisms.svg")).unwrap();
+    assert!(svg.contains("descent_to_delete (T = 20)") && svg.contains("output_perturbation"));
     for run in doc["runs"].as_array().unwrap() {
         assert_eq!(run["train"]["guarantee"]["kind"], json!("certified"));
         let removals = run["removals"].as_array().unwrap();

@@ -6,6 +6,7 @@
 //! those values alongside ours; every result gets the generic tables (runs, audit, comparison).
 
 pub mod data_check;
+pub mod mechanisms;
 pub mod paired;
 pub mod paper;
 pub mod plot;
@@ -1110,6 +1111,7 @@ fn generic(r: &ResultDoc, plots: &mut Plots<'_>, collapse: bool, out: &mut Strin
         out.push_str("</details>\n\n");
     } else {
         budget_plot(r, plots, out)?;
+        mechanisms::mechanisms_plot(r.runs(), r.name(), &r.file_stem(), plots, out)?;
     }
     audit_section(r, out);
     paired::paired_section(r.runs(), out);

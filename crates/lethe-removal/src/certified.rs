@@ -400,16 +400,7 @@ impl CertifiedModel {
                 context: "certified training needs at least one row".into(),
             }));
         }
-        let certifiable_norms = match data.check_row_norms(1e-12) {
-            Ok(()) => true,
-            Err(lethe_data::DataError::RowNormExceeded { row, norm }) => {
-                if !params.allow_unnormalized {
-                    return Err(RemovalError::RowNormExceeded { row, norm });
-                }
-                false
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let certifiable_norms = check_row_norms(&data, params.allow_unnormalized)?;
         let loss = params.model.loss;
         let label_sets = label_sets(&data, loss)?;
         let d = data.n_features();
@@ -1050,6 +1041,26 @@ fn residual_allowance_masked(
         derivative_l1(loss, &margins, labels, active),
         r0,
     )
+}
+
+/// Whether every row has ‖x_i‖ ≤ 1 (to 1e-12), the bounds' precondition: `true` if so; `false`
+/// for a longer row accepted with `allow_unnormalized` (nothing is then certified).
+///
+/// # Errors
+/// [`RemovalError::RowNormExceeded`] for the first longer row without `allow_unnormalized`;
+/// other data errors (non-finite values).
+pub(crate) fn check_row_norms(data: &Dataset, allow_unnormalized: bool) -> Result<bool> {
+    match data.check_row_norms(1e-12) {
+        Ok(()) => Ok(true),
+        Err(lethe_data::DataError::RowNormExceeded { row, norm }) => {
+            if allow_unnormalized {
+                Ok(false)
+            } else {
+                Err(RemovalError::RowNormExceeded { row, norm })
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The label vectors of the class models: one (the labels themselves) for ±1 data or the

@@ -82,7 +82,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Guarantee, RemovalOutcome, RemovalStrategy, decision_from_weights};
 use crate::bounds::worst_case;
-use crate::certified::{BudgetPolicy, CertifiedParams, label_sets, validate_request};
+use crate::certified::{
+    BudgetPolicy, CertifiedParams, check_row_norms, label_sets, validate_request,
+};
 use crate::error::{RemovalError, Result};
 use crate::rounding::{derivative_l1, training_allowance};
 
@@ -224,16 +226,7 @@ impl OutputPerturbationStrategy {
                 context: "training a removal strategy needs at least one row".into(),
             }));
         }
-        let norms_ok = match data.check_row_norms(1e-12) {
-            Ok(()) => true,
-            Err(lethe_data::DataError::RowNormExceeded { row, norm }) => {
-                if !params.allow_unnormalized {
-                    return Err(RemovalError::RowNormExceeded { row, norm });
-                }
-                false
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let norms_ok = check_row_norms(&data, params.allow_unnormalized)?;
         let classes = label_sets(&data, params.model.loss)?;
         let n = data.n_samples();
         let start = Instant::now();
